@@ -1,0 +1,57 @@
+"""The medlabel exception tree: each error carries a stable code, an HTTP status and a CLI exit code."""
+
+
+class MedlabelError(Exception):
+    """Base of every error medlabel raises on purpose; its message is safe to show a user."""
+
+    code = "medlabel_error"
+    http_status = 500
+    exit_code = 1
+
+
+class ConfigError(MedlabelError):
+    """Settings or environment variables are missing or malformed."""
+
+    code = "config_error"
+    exit_code = 2
+
+
+class TemplateError(MedlabelError):
+    """A labeling template, its metadata or a manager's override is invalid."""
+
+    code = "invalid_template"
+    http_status = 400
+    exit_code = 2
+
+
+class UnknownTemplateError(TemplateError):
+    """No template in the catalog has the requested id."""
+
+    code = "unknown_template"
+    http_status = 404
+
+
+class LabelingConfigError(TemplateError):
+    """A labeling-config XML fails validation; `line` is set when the problem has one."""
+
+    code = "invalid_labeling_config"
+
+    def __init__(self, message: str, *, tag: str | None = None, line: int | None = None) -> None:
+        where = ""
+        if tag and line:
+            where = f"<{tag}> at line {line}: "
+        elif tag:
+            where = f"<{tag}>: "
+        elif line:
+            where = f"line {line}: "
+        super().__init__(where + message)
+        self.tag = tag
+        self.line = line
+
+
+class LabelStudioError(MedlabelError):
+    """Label Studio refused a request or could not be reached."""
+
+    code = "label_studio_error"
+    http_status = 502
+    exit_code = 3

@@ -1,0 +1,123 @@
+"""Turn a catalog template into a live Label Studio project, all or nothing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from label_studio_sdk import LabelStudio
+from sqlalchemy.orm import Session
+
+from config_templates import Overrides, RenderedTemplate, get_template
+from medlabel import samples
+from medlabel.errors import LabelStudioError, MedlabelError
+from medlabel.ls_client import call
+from medlabel.models import ProjectRecord
+from medlabel.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CreatedProject:
+    id: int
+    title: str
+    url: str
+    template_id: str
+    sample_task_id: int | None
+
+
+def local_files_url(relative_path: str) -> str:
+    """The URL under which Label Studio serves a file below LOCAL_FILES_DOCUMENT_ROOT."""
+    return f"/data/local-files/?d={quote(relative_path)}"
+
+
+def create_project(
+    client: LabelStudio,
+    settings: Settings,
+    template_id: str,
+    title: str,
+    overrides: Overrides | None = None,
+    with_sample_task: bool = False,
+    session: Session | None = None,
+) -> CreatedProject:
+    """Create a project from a template; if any later step fails the project is deleted again.
+
+    Validation runs before anything is sent, so a bad template or override creates nothing. With a
+    `session`, the project is also recorded in the platform DB (committed last, so a failed commit
+    deletes the Label Studio project too).
+    """
+    template = get_template(template_id)
+    rendered = template.render(overrides or Overrides(language=settings.label_language))
+    project = call(
+        "create project",
+        lambda: client.projects.create(
+            title=title,
+            label_config=rendered.xml,
+            description=_description(rendered),
+            expert_instruction=rendered.instructions,
+            show_instruction=True,
+            maximum_annotations=template.reads,
+            show_collab_predictions=True,
+        ),
+    )
+    try:
+        sample_task_id = _attach_samples(client, settings, project.id, rendered) if with_sample_task else None
+        if session is not None:
+            session.add(
+                ProjectRecord(
+                    ls_project_id=project.id,
+                    title=title,
+                    template_id=template.id,
+                    template_version=template.version,
+                    language=rendered.language,
+                    label_codes=rendered.label_codes(),
+                    reads=template.reads,
+                )
+            )
+            session.commit()
+    except BaseException:
+        if session is not None:
+            session.rollback()
+        try:
+            call("delete half-made project", lambda: client.projects.delete(project.id))
+        except LabelStudioError:
+            logger.exception("could not delete half-made project %s", project.id)
+        raise
+    logger.info("created project %s from template %s", project.id, template.id)
+    return CreatedProject(
+        id=project.id,
+        title=title,
+        url=f"{settings.label_studio_url}/projects/{project.id}/data",
+        template_id=template.id,
+        sample_task_id=sample_task_id,
+    )
+
+
+def _description(rendered: RenderedTemplate) -> str:
+    t = rendered.template
+    standard = f" Label set: {t.standard}." if t.standard else ""
+    return f"medlabel template {t.id} v{t.version} ({t.specialty}, {rendered.language}).{standard}"
+
+
+def _attach_samples(
+    client: LabelStudio, settings: Settings, project_id: int, rendered: RenderedTemplate
+) -> int:
+    """Serve the template's sample media to this project and import its sample task."""
+    sample = rendered.template.sample_task
+    names = samples.sample_names(sample)
+    if names:
+        folder = samples.ensure_sample_media(settings.media_root, names)
+        call(
+            "attach sample media storage",
+            lambda: client.import_storage.local.create(
+                project=project_id, path=str(folder), title="medlabel sample media", use_blob_urls=True
+            ),
+        )
+    data = samples.resolve_sample_task(sample, local_files_url)
+    call("import sample task", lambda: client.projects.import_tasks(id=project_id, request=[{"data": data}]))
+    tasks = call("list sample task", lambda: list(client.tasks.list(project=project_id, page_size=1)))
+    if not tasks:
+        raise MedlabelError("the sample task was not imported")
+    return int(tasks[0].id)

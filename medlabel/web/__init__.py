@@ -1,0 +1,1 @@
+"""Pages and JSON endpoints of the platform web service, one blueprint per area."""

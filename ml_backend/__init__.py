@@ -1,0 +1,1 @@
+"""Pre-annotation server on label-studio-ml: one LabelStudioMLBase subclass dispatching to control models."""

@@ -1,0 +1,8 @@
+"""Fixture modules shared by the whole suite (indico's testing/fixtures layout)."""
+
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.label_studio",
+    "tests.fixtures.db",
+    "tests.fixtures.browser",
+]
