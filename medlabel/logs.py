@@ -15,6 +15,10 @@ def configure_logging(level: str = "INFO") -> None:
             "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "standard"}},
             "root": {"level": level, "handlers": ["console"]},
             # label-studio-ml logs /setup bodies (with the API token) at DEBUG: never let that through.
-            "loggers": {"label_studio_ml": {"level": "INFO"}, "httpx": {"level": "WARNING"}},
+            "loggers": {
+                "label_studio_ml": {"level": "INFO"},
+                "httpx": {"level": "WARNING"},
+                "alembic": {"level": "WARNING"},
+            },
         }
     )

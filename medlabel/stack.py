@@ -82,6 +82,10 @@ def _demo_project(client: LabelStudio, settings: Settings, ml_url: str) -> int:
     return created.id
 
 
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run_stack(settings: Settings, ls_port: int, web_port: int, ml_port: int) -> None:
     """Start everything, print where it is, and block until Ctrl-C; then stop in reverse order."""
     state = settings.state_dir
@@ -142,7 +146,8 @@ def run_stack(settings: Settings, ls_port: int, web_port: int, ml_port: int) -> 
         f"  logs             {logs}\n"
         "Press Ctrl-C to stop."
     )
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, _interrupt)  # explicit: a shell may start us with SIGINT ignored
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while all(child.poll() is None for child in children) and ls.process and ls.process.poll() is None:
             time.sleep(1)
