@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
+import os
+import signal
+from pathlib import Path
 
 import pytest
-import requests
 from label_studio_sdk import LabelStudio
 
 from config_templates import get_template
-from medlabel.settings import PROJECT_ROOT
+from medlabel.stack import _gunicorn, _wait_healthy
 from ml_backend.model import MedlabelBackend
 from tests.fixtures.label_studio import free_port
 
@@ -42,37 +40,17 @@ def test_train_events_cover_what_label_studio_sends() -> None:
 
 
 def test_label_studio_connects_the_backend_on_loopback_through_ssrf_protection(
-    ls_client: LabelStudio, unique_title: str
+    ls_client: LabelStudio, unique_title: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "ml_backend._wsgi:app",
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = _gunicorn("ml_backend._wsgi:app", port, dict(os.environ), tmp_path / "ml.log")
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
-        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        _wait_healthy(f"http://127.0.0.1:{port}/health", server, "ML backend")
         project = ls_client.projects.create(
             title=unique_title, label_config=get_template("ktas_triage").render().xml
         )
         backend = ls_client.ml.create(url=f"http://127.0.0.1:{port}", project=project.id, title="medlabel")
         assert backend.id and ls_client.ml.get(backend.id).state in ("CO", "CONNECTED", "Connected")
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=10)
