@@ -231,3 +231,10 @@ def stack_up(ls_port: int, web_port: int, ml_port: int) -> None:
     from medlabel.stack import run_stack
 
     run_stack(get_settings(), ls_port=ls_port, web_port=web_port, ml_port=ml_port)
+
+
+# ------------------------------------------------------------------ commands of other modules
+
+from medlabel.ingest.cli import ingest  # noqa: E402
+
+main.add_command(ingest)

@@ -37,6 +37,13 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            # pysqlite defers BEGIN and commits around SAVEPOINTs, which breaks nested transactions (and the
+            # tests' rolled-back outer transaction); SQLAlchemy's documented fix: emit BEGIN ourselves.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql("BEGIN")
 
     return engine
 
@@ -45,7 +52,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to `revision` with Alembic (the only way the schema changes)."""
     from alembic import command
     from alembic.config import Config

@@ -1,0 +1,429 @@
+"""One ingest run: sources → plugins → de-identified tasks in Label Studio, with a manifest and a quarantine.
+
+Nothing half-written stays behind: plugins write into a private staging folder; a batch's media moves to the
+served folder only just before its tasks are imported, and if the import or the bookkeeping fails the tasks
+are deleted and the moved files removed again. A file a plugin refuses is copied to the quarantine folder
+with its reason; the batch goes on. Logs and Label Studio only ever see keyed hashes of sources, never their
+names (hospital file names carry patient names).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from label_studio_sdk import LabelStudio
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from medlabel.errors import LabelStudioError
+from medlabel.ingest.sources import Refused, private_dir, remove_scratch, walk
+from medlabel.ingest.target import ProjectTarget, project_target
+from medlabel.ls_client import call
+from medlabel.models import IngestedItem, IngestKey
+from medlabel.projects import local_files_url
+from medlabel.settings import Settings
+from plugins import load_plugins
+from plugins.base import IngestContext, IngestOptions, Plugin, Quarantine, SourceFile, TaskDraft
+
+logger = logging.getLogger(__name__)
+
+STORAGE_TITLE = "medlabel ingest"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the manifest: what became of one source."""
+
+    source: str
+    source_key: str
+    outcome: str  # "task", "duplicate", "quarantined", "failed"
+    task_id: int | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class IngestResult:
+    project_id: int
+    run_id: str
+    sources: int = 0
+    task_ids: list[int] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    manifest: Path | None = None
+
+    @property
+    def ingested(self) -> int:
+        return len(self.task_ids)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for e in self.entries if e.outcome == outcome)
+
+    @property
+    def duplicates(self) -> int:
+        return len({e.source_key for e in self.entries if e.outcome == "duplicate"})
+
+    @property
+    def quarantined(self) -> list[Entry]:
+        return [e for e in self.entries if e.outcome in ("quarantined", "failed")]
+
+    def reasons(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for entry in self.quarantined:
+            counts[entry.reason or "unknown"] = counts.get(entry.reason or "unknown", 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def exit_code(self, strict: bool) -> int:
+        """Non-zero only when nothing could be ingested (duplicates count as already in), or on --strict."""
+        if self.ingested + self.duplicates == 0 and self.sources:
+            return 1
+        return 1 if strict and self.quarantined else 0
+
+
+def project_secret(session: Session, project_id: int) -> bytes:
+    """The project's pseudonymisation key, created on first use and never changed afterwards."""
+    row = session.get(IngestKey, project_id)
+    if row is None:
+        row = IngestKey(ls_project_id=project_id, secret=secrets.token_bytes(32))
+        session.add(row)
+        session.commit()
+    return bytes(row.secret)
+
+
+def ingest_folder(settings: Settings, project_id: int) -> Path:
+    """The served folder of a project's ingested media (below LOCAL_FILES_DOCUMENT_ROOT)."""
+    return settings.media_root / "ingest" / f"p{project_id}"
+
+
+class IngestRun:
+    """Runs once; holds the state that keeps a run all-or-nothing per batch."""
+
+    def __init__(
+        self,
+        client: LabelStudio,
+        settings: Settings,
+        session: Session,
+        project_id: int,
+        options: IngestOptions | None = None,
+        batch_size: int = 200,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.session = session
+        self.project_id = project_id
+        self.batch_size = batch_size
+        self.on_progress = on_progress or (lambda _n: None)
+        self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+        self.result = IngestResult(project_id=project_id, run_id=self.run_id)
+        project = call("read project", lambda: client.projects.get(id=project_id))
+        self.target: ProjectTarget = project_target(project.label_config or "")
+        self.options = dataclasses.replace(
+            options or IngestOptions(),
+            data_key=self.target.data_key,
+            series_mode="series" if self.target.takes_list else "frame",
+        )
+        self.secret = project_secret(session, project_id)
+        self.final_dir = ingest_folder(settings, project_id)
+        work = settings.state_dir / "ingest" / "work" / self.run_id
+        self.staging = private_dir(work / "staging")
+        self.scratch = work / "scratch"
+        self.quarantine_dir = settings.state_dir / "ingest" / "quarantine" / f"p{project_id}"
+        self.known = set(
+            session.scalars(select(IngestedItem.content_key).where(IngestedItem.ls_project_id == project_id))
+        )
+        self.names: dict[str, SourceFile] = {}
+        self.done: set[str] = set()
+        self.pending: list[tuple[TaskDraft, str]] = []
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self, paths: Iterable[Path]) -> IngestResult:
+        try:
+            self._ensure_storage()
+            buckets = self._classify(list(paths))
+            context = IngestContext(
+                project_id=self.project_id,
+                project_secret=self.secret,
+                media_dir=self.staging,
+                media_url=self._media_url,
+                options=self.options,
+            )
+            for plugin, files in buckets:
+                self._convert(plugin, files, context)
+            self._flush()
+            for key, source in self.names.items():
+                if key not in self.done:
+                    self._record(
+                        Entry(
+                            source.display_name,
+                            key,
+                            "failed",
+                            reason="no_output",
+                            detail="the plugin produced neither a task nor a reason",
+                        )
+                    )
+        finally:
+            remove_scratch(self.staging.parent)
+        self.result.manifest = self._write_manifest()
+        logger.info(
+            "ingest %s into project %s: %s sources, %s tasks, %s duplicates, %s quarantined",
+            self.run_id,
+            self.project_id,
+            self.result.sources,
+            self.result.ingested,
+            self.result.duplicates,
+            len(self.result.quarantined),
+        )
+        return self.result
+
+    def _classify(self, paths: list[Path]) -> list[tuple[Plugin, list[SourceFile]]]:
+        """Give each source to the first plugin that claims it; refuse what no plugin or the project takes."""
+        plugins = load_plugins()
+        buckets: dict[str, list[SourceFile]] = {p.name: [] for p in plugins}
+        for item in walk(paths, self.scratch):
+            self.result.sources += 1
+            if isinstance(item, Refused):
+                key = _key_of_name(self.secret, item.display_name)
+                self.names[key] = SourceFile(item.display_name, lambda: b"", 0, item.path)
+                self._quarantine(Quarantine(key, item.reason, item.detail))
+                continue
+            key = _key_of(self.secret, item)
+            if key in self.names:  # the same bytes twice in one run (e.g. a folder and its zip)
+                self._record(
+                    Entry(item.display_name, key, "duplicate", detail="same content earlier in this run")
+                )
+                continue
+            self.names[key] = item
+            if item.size == 0:
+                self._quarantine(Quarantine(key, "empty_file", "the file is empty"))
+                continue
+            claimer = _claimer(plugins, item)
+            if claimer is None:
+                self._quarantine(Quarantine(key, "unsupported_format", "no plugin recognises this file"))
+            elif claimer.name not in self.target.plugins:
+                self._quarantine(
+                    Quarantine(
+                        key,
+                        "wrong_data_type",
+                        f"a {claimer.name} file cannot feed this project's {self.target.object_tag} object",
+                    )
+                )
+            else:
+                buckets[claimer.name].append(item)
+        return [(p, buckets[p.name]) for p in plugins if buckets[p.name]]
+
+    def _convert(self, plugin: Plugin, files: list[SourceFile], context: IngestContext) -> None:
+        try:
+            for outcome in plugin.convert(files, context):
+                if isinstance(outcome, Quarantine):
+                    self._quarantine(outcome)
+                else:
+                    self._accept(outcome, plugin.name)
+        except Exception as exc:  # a plugin bug must not stop the other plugins or lose the batch so far
+            logger.exception("plugin %s failed", plugin.name)
+            for source in files:
+                key = _key_of(self.secret, source)
+                if key not in self.done:
+                    self._quarantine(
+                        Quarantine(key, "plugin_error", f"{plugin.name} plugin failed: {type(exc).__name__}")
+                    )
+
+    def _accept(self, draft: TaskDraft, plugin: str) -> None:
+        if draft.content_key in self.known:
+            for key in draft.source_keys:
+                self._record(
+                    Entry(self._name(key), key, "duplicate", detail="already a task in this project")
+                )
+            return
+        self.known.add(draft.content_key)
+        self.pending.append((draft, plugin))
+        if len(self.pending) >= self.batch_size:
+            self._flush()
+
+    # ------------------------------------------------------------------ all or nothing per batch
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        moved: list[Path] = []
+        task_ids: list[int] = []
+        try:
+            for draft, _plugin in batch:
+                moved.extend(self._publish(draft.media))
+            response = call(
+                "import tasks",
+                lambda: self.client.projects.import_tasks(
+                    id=self.project_id, request=[{"data": d.data} for d, _ in batch], return_task_ids=True
+                ),
+            )
+            task_ids = list((response.model_extra or {}).get("task_ids") or [])
+            if len(task_ids) != len(batch):
+                raise LabelStudioError(f"Label Studio created {len(task_ids)} tasks for {len(batch)} drafts")
+            for (draft, plugin), task_id in zip(batch, task_ids, strict=True):
+                self.session.add(
+                    IngestedItem(
+                        ls_project_id=self.project_id,
+                        content_key=draft.content_key,
+                        ls_task_id=task_id,
+                        plugin=plugin,
+                        run_id=self.run_id,
+                    )
+                )
+            self.session.commit()
+        except Exception as exc:
+            self.session.rollback()
+            self._undo(task_ids, moved)
+            for draft, _plugin in batch:
+                self.known.discard(draft.content_key)
+                for key in draft.source_keys:
+                    self._record(
+                        Entry(self._name(key), key, "failed", reason="import_failed", detail=str(exc)[:300])
+                    )
+            logger.error("import of %s tasks failed and was undone: %s", len(batch), exc)
+            return
+        for (draft, _plugin), task_id in zip(batch, task_ids, strict=True):
+            self.result.task_ids.append(task_id)
+            for key in draft.source_keys:
+                self._record(Entry(self._name(key), key, "task", task_id=task_id))
+
+    def _publish(self, media: list[Path]) -> list[Path]:
+        """Move staged media to the served folder; returns the files this call created."""
+        created = []
+        for path in media:
+            destination = self.final_dir / path.relative_to(self.staging)
+            if destination.exists():  # content-addressed names: same name, same bytes
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, destination)
+            created.append(destination)
+        return created
+
+    def _undo(self, task_ids: list[int], moved: list[Path]) -> None:
+        for task_id in task_ids:
+            try:
+                call("delete half-imported task", lambda t=task_id: self.client.tasks.delete(id=t))
+            except LabelStudioError:
+                logger.exception("could not delete half-imported task %s", task_id)
+        for path in moved:
+            path.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _quarantine(self, refusal: Quarantine) -> None:
+        """Keep a copy of the refused source beside its reason, for the operator to inspect or resubmit."""
+        source = self.names.get(refusal.source_key)
+        folder = private_dir(self.quarantine_dir / refusal.reason)
+        if source is not None and source.path is not None and source.path.exists():
+            shutil.copyfile(source.path, folder / refusal.source_key)
+        (folder / f"{refusal.source_key}.json").write_text(
+            json.dumps(
+                {
+                    "reason": refusal.reason,
+                    "detail": refusal.detail,
+                    "source": self._name(refusal.source_key),
+                    "run_id": self.run_id,
+                },
+                indent=1,
+            )
+        )
+        logger.warning("quarantined source %s: %s (%s)", refusal.source_key, refusal.reason, refusal.detail)
+        self._record(
+            Entry(
+                self._name(refusal.source_key),
+                refusal.source_key,
+                "quarantined",
+                reason=refusal.reason,
+                detail=refusal.detail,
+            )
+        )
+
+    def _record(self, entry: Entry) -> None:
+        self.result.entries.append(entry)
+        if entry.source_key not in self.done:
+            self.done.add(entry.source_key)
+            self.on_progress(1)
+
+    def _name(self, key: str) -> str:
+        source = self.names.get(key)
+        return source.display_name if source else key
+
+    def _media_url(self, path: Path) -> str:
+        relative = (self.final_dir / path.relative_to(self.staging)).relative_to(self.settings.media_root)
+        return local_files_url(relative.as_posix())
+
+    def _ensure_storage(self) -> None:
+        """A Local Files storage rooted at the project's ingest folder, so Label Studio serves its media."""
+        self.final_dir.mkdir(parents=True, exist_ok=True)
+        storages = call(
+            "list storages", lambda: self.client.import_storage.local.list(project=self.project_id)
+        )
+        if not any(Path(s.path or "") == self.final_dir for s in storages):
+            call(
+                "attach ingest media storage",
+                lambda: self.client.import_storage.local.create(
+                    project=self.project_id, path=str(self.final_dir), title=STORAGE_TITLE, use_blob_urls=True
+                ),
+            )
+
+    def _write_manifest(self) -> Path:
+        """The run's manifest, beside the quarantine: an ingest-side record (it names the operator's files)."""
+        folder = private_dir(self.settings.state_dir / "ingest" / "manifests")
+        path = folder / f"p{self.project_id}-{self.run_id}.json"
+        document: dict[str, Any] = {
+            "project": self.project_id,
+            "run_id": self.run_id,
+            "finished_at": datetime.now(UTC).isoformat(),
+            "options": dataclasses.asdict(self.options),
+            "summary": {
+                "sources": self.result.sources,
+                "tasks": self.result.ingested,
+                "duplicates": self.result.duplicates,
+                "quarantined": len(self.result.quarantined),
+                "reasons": self.result.reasons(),
+            },
+            "entries": [dataclasses.asdict(e) for e in self.result.entries],
+        }
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(document, indent=1, ensure_ascii=False))
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+        return path
+
+
+def _claimer(plugins: list[Plugin], source: SourceFile) -> Plugin | None:
+    for plugin in plugins:
+        try:
+            if plugin.claims(source):
+                return plugin
+        except Exception:  # sniffing a hostile file must not stop the run; the next plugin may know it
+            logger.debug("plugin %s could not sniff a source", plugin.name, exc_info=True)
+    return None
+
+
+def _key_of(secret: bytes, source: SourceFile) -> str:
+    """plugins.base.source_key, streamed from disk so a large file is not read into memory twice."""
+    mac = hmac.new(secret, digestmod=hashlib.sha256)
+    if source.path is not None:
+        with source.path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                mac.update(chunk)
+    else:
+        mac.update(source.read_bytes())
+    return mac.hexdigest()[:24]
+
+
+def _key_of_name(secret: bytes, name: str) -> str:
+    return hmac.new(secret, b"name\x00" + name.encode(), hashlib.sha256).hexdigest()[:24]

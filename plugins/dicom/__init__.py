@@ -1,0 +1,1 @@
+"""DICOM ingest: de-identification (PS3.15 Annex E), reading, rendering and the plugin."""

@@ -1,0 +1,276 @@
+"""The clinical-text ingest plugin: notes in .txt, .csv and .jsonl become scrubbed Label Studio text tasks.
+
+- .txt: one note per file.
+- .csv / .tsv: one note per row, from the first column named like a note (`text`, `note`, `report`, …);
+  other columns are dropped unless allow-listed (`ALLOWED_FIELDS`: they are scrubbed too).
+- .jsonl: one object per line with `text` (or Label Studio's `{"data": {"text": …}}`) and optional spans:
+  `spans: [{start, end, label}]` or Label Studio `predictions`/`annotations` with labels results.
+
+Spans that came with a note are moved past the placeholders (`text[start:end]` still reads the same words);
+a span that overlaps an identifier is dropped and reported in `facts["dropped_spans"]` (label and reason only).
+Input must be UTF-8 (a BOM is fine): CP949/EUC-KR exports are refused as "text_unreadable" rather than guessed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from medlabel.errors import MedlabelError
+from plugins.base import IngestContext, Outcome, Quarantine, SourceFile, TaskDraft, source_key
+from plugins.text_deid import Replacement, Scrubbed, scrub
+
+TXT_SUFFIXES = (".txt", ".text", ".note")
+CSV_SUFFIXES = (".csv", ".tsv")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+TEXT_FIELDS = (
+    "text",
+    "note",
+    "notes",
+    "note_text",
+    "report",
+    "report_text",
+    "content",
+    "body",
+    "narrative",
+    "내용",
+    "본문",
+    "판독문",
+    "기록",
+    "소견",
+)
+# Columns/keys that describe a note without identifying anyone; their values are scrubbed all the same.
+ALLOWED_FIELDS = ("note_type", "document_type", "category", "section", "department", "specialty", "language")
+DEFAULT_DATA_KEY = "text"
+
+
+class TextSourceError(MedlabelError):
+    """A note that cannot become a task; `reason` is its quarantine code, the message has no PHI."""
+
+    code = "invalid_source"
+    http_status = 400
+    exit_code = 2
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: object  # as found in the source: checked before use
+    end: object
+    label: str
+    origin: str  # "spans", "predictions" or "annotations"
+    expected: object = None  # the text the source says the span covers, when it says
+
+
+def decode(data: bytes) -> str:
+    """Strict UTF-8 (or BOM-marked UTF-16); binary content is refused, never decoded with replacement."""
+    if not data.strip():
+        raise TextSourceError("text_empty", "the file has no text")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+        if b"\x00" in data:
+            raise TextSourceError("text_unreadable", "binary content (NUL bytes), not a text file")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise TextSourceError(
+            "text_unreadable", f"not valid UTF-8 at byte {exc.start} (convert e.g. CP949 with iconv first)"
+        ) from None
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r\f")
+    if controls > len(text) // 100:
+        raise TextSourceError("text_unreadable", "binary content (control characters), not a text file")
+    return text
+
+
+def _text_column(fields: Iterable[str]) -> str | None:
+    by_key = {field.strip().lower(): field for field in fields if field}
+    return next((by_key[name] for name in TEXT_FIELDS if name in by_key), None)
+
+
+def _csv_reader(text: str) -> csv.DictReader[str]:
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", "\t", ";"), key=first.count)
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _spans(obj: dict[str, Any]) -> list[_Span]:
+    """Spans from `spans` or from Label Studio predictions/annotations (labels results with start/end)."""
+    found: list[_Span] = []
+    for item in _list(obj.get("spans")):
+        if isinstance(item, dict):
+            found.append(
+                _Span(
+                    item.get("start"), item.get("end"), str(item.get("label", "")), "spans", item.get("text")
+                )
+            )
+    for origin in ("predictions", "annotations"):
+        for entry in _list(obj.get(origin)):
+            for result in _list(entry.get("result")) if isinstance(entry, dict) else []:
+                value = result.get("value") if isinstance(result, dict) else None
+                if isinstance(value, dict) and "start" in value and "end" in value:
+                    labels = _list(value.get("labels")) or _list(value.get("hypertextlabels")) or [""]
+                    found.append(
+                        _Span(value["start"], value["end"], str(labels[0]), origin, value.get("text"))
+                    )
+    return found
+
+
+def _map_spans(
+    original: str, scrubbed: Scrubbed, spans: list[_Span]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Spans that avoid every identifier, moved onto the scrubbed text; the others, reported without text."""
+    kept: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    for span in spans:
+        start, end = span.start, span.end
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(original)):
+            dropped.append({"label": span.label, "origin": span.origin, "reason": "offsets out of range"})
+            continue
+        if span.expected is not None and original[start:end] != span.expected:
+            dropped.append(
+                {"label": span.label, "origin": span.origin, "reason": "offsets do not match its text"}
+            )
+            continue
+        mapped = scrubbed.map_span(start, end)
+        if isinstance(mapped, Replacement):
+            dropped.append(
+                {"label": span.label, "origin": span.origin, "reason": f"overlaps {mapped.placeholder}"}
+            )
+            continue
+        new_start, new_end = mapped
+        kept.append(
+            {
+                "start": new_start,
+                "end": new_end,
+                "label": span.label,
+                "text": scrubbed.text[new_start:new_end],
+                "origin": span.origin,
+            }
+        )
+    return kept, dropped
+
+
+class TextPlugin:
+    """Clinical notes → one scrubbed text task per note.
+
+    Example:
+        >>> plugin = TextPlugin()
+        >>> outcomes = list(plugin.convert([s for s in sources if plugin.claims(s)], context))
+    """
+
+    name: ClassVar[str] = "text"
+
+    def claims(self, source: SourceFile) -> bool:
+        suffix = Path(source.display_name).suffix.lower()
+        if suffix in TXT_SUFFIXES + JSONL_SUFFIXES:
+            return True  # claimed whatever the content, so an unreadable note is quarantined with a reason
+        if suffix not in CSV_SUFFIXES:
+            return False
+        head = source.head(4096)
+        try:
+            first = head.decode("utf-8-sig").split("\n", 1)[0]
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:
+                return True  # not UTF-8: ours to refuse with "text_unreadable" (ECG CSVs are plain ASCII)
+            first = head[: exc.start].decode("utf-8-sig").split("\n", 1)[0]
+        return _text_column(_csv_reader(first).fieldnames or []) is not None
+
+    def convert(self, sources: Iterable[SourceFile], context: IngestContext) -> Iterator[Outcome]:
+        for source in sources:
+            data = source.read_bytes()
+            key = source_key(context.project_secret, data)
+            suffix = Path(source.display_name).suffix.lower()
+            try:
+                text = decode(data)
+                if suffix in CSV_SUFFIXES:
+                    yield from self._csv(text, key, context)
+                elif suffix in JSONL_SUFFIXES:
+                    yield from self._jsonl(text, key, context)
+                else:
+                    yield self._draft(text, {}, [], "txt", key, context)
+            except TextSourceError as exc:
+                yield Quarantine(key, exc.reason, str(exc))
+
+    def _csv(self, text: str, key: str, context: IngestContext) -> Iterator[Outcome]:
+        reader = _csv_reader(text)
+        column = _text_column(reader.fieldnames or [])
+        if column is None:
+            raise TextSourceError(
+                "text_no_column", f"CSV has no note column (one of: {', '.join(TEXT_FIELDS)})"
+            )
+        try:
+            for number, row in enumerate(reader, start=2):
+                note = row.get(column) or ""
+                if not note.strip():
+                    yield Quarantine(key, "text_empty", f"CSV line {number} has no note text")
+                    continue
+                extras = {
+                    name: row[field]
+                    for field in row
+                    if field and (name := field.strip().lower()) in ALLOWED_FIELDS
+                }
+                yield self._draft(note, extras, [], "csv", key, context)
+        except csv.Error as exc:
+            raise TextSourceError(
+                "text_malformed", f"CSV cannot be parsed at line {reader.line_num} ({exc.__class__.__name__})"
+            ) from None
+
+    def _jsonl(self, text: str, key: str, context: IngestContext) -> Iterator[Outcome]:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                yield Quarantine(key, "text_malformed", f"JSONL line {number} is not valid JSON")
+                continue
+            fields = obj.get("data", obj) if isinstance(obj, dict) else None
+            note = fields.get(_text_column(fields) or "") if isinstance(fields, dict) else None
+            if not isinstance(note, str):
+                yield Quarantine(key, "text_malformed", f"JSONL line {number} has no text field")
+                continue
+            if not note.strip():
+                yield Quarantine(key, "text_empty", f"JSONL line {number} has an empty text")
+                continue
+            extras = {
+                name: value
+                for name, value in fields.items()
+                if name in ALLOWED_FIELDS and isinstance(value, str)
+            }
+            yield self._draft(note, extras, _spans(obj), "jsonl", key, context)
+
+    def _draft(
+        self,
+        note: str,
+        extras: dict[str, str],
+        spans: list[_Span],
+        fmt: str,
+        key: str,
+        context: IngestContext,
+    ) -> TaskDraft:
+        scrubbed = scrub(note)
+        data_key = context.options.data_key if context.options.data_key != "image" else DEFAULT_DATA_KEY
+        data: dict[str, Any] = {name: scrub(value).text for name, value in extras.items()}
+        data[data_key] = scrubbed.text
+        kept, dropped = _map_spans(note, scrubbed, spans)
+        facts: dict[str, Any] = {"source_format": fmt, "identifiers": scrubbed.counts(), "spans": kept}
+        if dropped:
+            facts["dropped_spans"] = dropped
+        content_key = context.pseudonym("text", hashlib.sha256(scrubbed.text.encode()).hexdigest(), 32)
+        return TaskDraft(data=data, content_key=content_key, source_keys=[key], facts=facts)
