@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import shutil
 import statistics
 import tempfile
@@ -22,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.data import get_testdata_files
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from medlabel.db import upgrade
+from medlabel.db import make_engine, upgrade
 from medlabel.ingest.runner import IngestRun
 from medlabel.ls_client import make_client
 from medlabel.ls_server import LabelStudioServer, ensure_label_studio_venv
@@ -61,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # quarantine warnings of the 100+ refused test files are noise here
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     server = LabelStudioServer(
@@ -79,7 +80,7 @@ def main() -> None:
             media_root=server.media_root,
             database_url=f"sqlite:///{work / 'state' / 'medlabel.db'}",
         )
-        engine = create_engine(settings.database_url)
+        engine = make_engine(settings.database_url)
         upgrade(engine)
         candidates = sorted({Path(f).resolve() for f in get_testdata_files("**/*") if f.endswith(".dcm")})
         with Session(engine, expire_on_commit=False) as session:

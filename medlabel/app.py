@@ -21,6 +21,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(catalog_bp)
 
+    from medlabel.web.worklist import bp as worklist_bp
+
+    app.register_blueprint(worklist_bp)
+
     @app.get("/health")
     def health() -> ResponseReturnValue:
         return jsonify(status="UP")

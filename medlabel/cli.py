@@ -187,6 +187,12 @@ def project() -> None:
 @click.option("--instructions", help="Physician instructions (text, or @file).")
 @click.option("--option", "options", multiple=True, metavar="NAME=VALUE", help="Set a template option.")
 @click.option("--with-sample", is_flag=True, help="Also import the template's sample task.")
+@click.option(
+    "--ml-backend",
+    "ml_backend_url",
+    metavar="URL",
+    help="Connect this ML backend for pre-annotation [default: MEDLABEL_ML_BACKEND_URL, if set].",
+)
 def project_create(
     template_id: str,
     title: str,
@@ -196,6 +202,7 @@ def project_create(
     instructions: str | None,
     options: tuple[str, ...],
     with_sample: bool,
+    ml_backend_url: str | None,
 ) -> None:
     """Create a project on the configured Label Studio from a template and print its URL."""
     from medlabel.db import platform_session
@@ -209,7 +216,14 @@ def project_create(
     get_template(template_id).render(overrides)  # validate before touching Label Studio
     with platform_session(settings) as session:
         created = create_project(
-            make_client(settings), settings, template_id, title, overrides, with_sample, session
+            make_client(settings),
+            settings,
+            template_id,
+            title,
+            overrides,
+            with_sample,
+            session,
+            ml_backend_url=ml_backend_url or settings.ml_backend_url or None,
         )
     click.echo(f"created project {created.id} from {created.template_id}: {created.url}")
 
@@ -238,3 +252,17 @@ def stack_up(ls_port: int, web_port: int, ml_port: int) -> None:
 from medlabel.ingest.cli import ingest  # noqa: E402
 
 main.add_command(ingest)
+
+from ml_backend.cli import ml  # noqa: E402
+
+main.add_command(ml)
+
+
+from medlabel.routing.cli import pool, route  # noqa: E402
+
+main.add_command(pool)
+main.add_command(route)
+
+from medlabel.preannotate_cli import preannotate_command  # noqa: E402
+
+main.add_command(preannotate_command)

@@ -55,3 +55,24 @@ class LabelStudioError(MedlabelError):
     code = "label_studio_error"
     http_status = 502
     exit_code = 3
+
+
+class RoutingError(MedlabelError):
+    """A routing policy, pool file or routing request is invalid; nothing was changed."""
+
+    code = "routing_error"
+    http_status = 400
+    exit_code = 2
+
+
+class NoEligiblePhysicianError(RoutingError):
+    """The policy asks for more independent reads than the pool has eligible physicians."""
+
+    code = "no_eligible_physician"
+
+
+class UnknownRecordError(RoutingError):
+    """A physician, project or task named by the user does not exist in the platform DB."""
+
+    code = "not_found"
+    http_status = 404

@@ -17,6 +17,8 @@ def configure_logging(level: str = "INFO") -> None:
             # label-studio-ml logs /setup bodies (with the API token) at DEBUG: never let that through.
             "loggers": {
                 "label_studio_ml": {"level": "INFO"},
+                # logs every media download, with a Docker-only "localhost" warning each time
+                "label_studio_tools": {"level": "ERROR"},
                 "httpx": {"level": "WARNING"},
                 "alembic": {"level": "WARNING"},
             },

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from label_studio_sdk import LabelStudio
+from label_studio_sdk.label_interface import LabelInterface
 from sqlalchemy.orm import Session
 
 from config_templates import Overrides, RenderedTemplate, get_template
@@ -41,12 +42,14 @@ def create_project(
     overrides: Overrides | None = None,
     with_sample_task: bool = False,
     session: Session | None = None,
+    ml_backend_url: str | None = None,
 ) -> CreatedProject:
     """Create a project from a template; if any later step fails the project is deleted again.
 
     Validation runs before anything is sent, so a bad template or override creates nothing. With a
     `session`, the project is also recorded in the platform DB (committed last, so a failed commit
-    deletes the Label Studio project too).
+    deletes the Label Studio project too). With `ml_backend_url`, Label Studio connects that ML backend
+    (interactive when the config has smart tools) and pre-annotates tasks as physicians open them.
     """
     template = get_template(template_id)
     rendered = template.render(overrides or Overrides(language=settings.label_language))
@@ -60,9 +63,20 @@ def create_project(
             show_instruction=True,
             maximum_annotations=template.reads,
             show_collab_predictions=True,
+            evaluate_predictions_automatically=bool(ml_backend_url),
         ),
     )
     try:
+        if ml_backend_url:
+            call(
+                "connect ML backend",
+                lambda: client.ml.create(
+                    url=ml_backend_url,
+                    project=project.id,
+                    title="medlabel pre-annotation",
+                    is_interactive=uses_interactive_models(rendered.xml),
+                ),
+            )
         sample_task_id = _attach_samples(client, settings, project.id, rendered) if with_sample_task else None
         if session is not None:
             session.add(
@@ -93,6 +107,11 @@ def create_project(
         template_id=template.id,
         sample_task_id=sample_task_id,
     )
+
+
+def uses_interactive_models(xml: str) -> bool:
+    """Whether a config has smart tools (smart="true"), i.e. wants click/box-to-mask interactive pre-annotation."""
+    return any((control.attr or {}).get("smart") == "true" for control in LabelInterface(xml).controls)
 
 
 def _description(rendered: RenderedTemplate) -> str:

@@ -31,6 +31,12 @@ class Settings:
     redis_url: str = ""
     #: URL at which Label Studio reaches the ML backend; empty means none is connected.
     ml_backend_url: str = ""
+    #: Where the ML backend keeps trained models, BYOM models and its media cache (label-studio-ml's name).
+    model_dir: Path = PROJECT_ROOT / ".state" / "models"
+    #: Shared secret Label Studio sends in the X-Medlabel-Secret header of its webhooks (empty: refused).
+    webhook_secret: str = field(default="", repr=False)
+    #: The Label Studio server is an Enterprise edition: also push assignments through its assignment API.
+    label_studio_enterprise: bool = False
     #: Default display language of label names in new projects: en, ko or both.
     label_language: str = "en"
     #: Log level of the platform's own loggers.
@@ -64,6 +70,9 @@ class Settings:
             database_url=environ.get("MEDLABEL_DATABASE_URL", f"sqlite:///{state_dir / 'medlabel.db'}"),
             redis_url=environ.get("MEDLABEL_REDIS_URL", ""),
             ml_backend_url=environ.get("MEDLABEL_ML_BACKEND_URL", "").rstrip("/"),
+            model_dir=Path(environ.get("MODEL_DIR", str(state_dir / "models"))).resolve(),
+            webhook_secret=environ.get("MEDLABEL_WEBHOOK_SECRET", ""),
+            label_studio_enterprise=environ.get("MEDLABEL_LS_ENTERPRISE", "").lower() in ("1", "true", "yes"),
             label_language=language,
             log_level=level,
         )

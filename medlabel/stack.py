@@ -15,15 +15,10 @@ import click
 import requests
 from label_studio_sdk import LabelStudio
 
-from medlabel.db import platform_session
+from medlabel.demo import run_demo
 from medlabel.errors import LabelStudioError
-from medlabel.ls_client import call
 from medlabel.ls_server import LabelStudioServer, ensure_label_studio_venv
-from medlabel.projects import create_project
 from medlabel.settings import PROJECT_ROOT, Settings
-
-DEMO_TITLE = "medlabel demo: chest X-ray (CheXpert)"
-DEMO_TEMPLATE = "chest_xray_chexpert"
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], name: str, timeout: float = 60) -> None:
@@ -60,26 +55,6 @@ def _gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def _demo_project(client: LabelStudio, settings: Settings, ml_url: str) -> int:
-    """The demo project, created once from a template with its sample task and the ML backend connected."""
-    existing = [
-        p for p in call("list projects", lambda: list(client.projects.list())) if p.title == DEMO_TITLE
-    ]
-    if existing:
-        return int(existing[0].id)
-    with platform_session(settings) as session:
-        created = create_project(
-            client, settings, DEMO_TEMPLATE, DEMO_TITLE, with_sample_task=True, session=session
-        )
-    call(
-        "connect ML backend",
-        lambda: client.ml.create(
-            url=ml_url, project=created.id, title="medlabel pre-annotation", is_interactive=False
-        ),
-    )
-    return created.id
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -132,15 +107,25 @@ def run_stack(settings: Settings, ls_port: int, web_port: int, ml_port: int) -> 
         _wait_healthy(f"{settings.ml_backend_url}/health", ml, "ML backend")
         _wait_healthy(f"http://127.0.0.1:{web_port}/health", web, "web service")
         client = LabelStudio(base_url=ls.url, api_key=ls.api_key)
-        project_id = _demo_project(client, settings, settings.ml_backend_url)
+        click.echo("demo: ingesting, routing and pre-annotating the demo projects …")
+        demos = run_demo(client, settings, settings.ml_backend_url)
     except BaseException:
         stop()
         raise
     click.echo(
         "\nmedlabel local stack is up\n"
         f"  Label Studio     {ls.url}   login {ls.username} / {ls.password}\n"
-        f"  demo project     {ls.url}/projects/{project_id}/data\n"
-        f"  template catalog http://127.0.0.1:{web_port}/templates\n"
+        + "".join(
+            f"  demo project     {ls.url}/projects/{d.id}/data   {d.title}: {d.tasks} tasks, "
+            f"{d.routed} routed, {d.predictions} pre-annotated\n"
+            for d in demos
+        )
+        + "".join(
+            f"  worklist         http://127.0.0.1:{web_port}/physicians/{physician}/worklist?token={token}\n"
+            for d in demos[:1]
+            for physician, token in d.worklists
+        )
+        + f"  template catalog http://127.0.0.1:{web_port}/templates\n"
         f"  ML backend       {settings.ml_backend_url}/health\n"
         f"  API token        in {ls.secrets_dir / 'admin_api_token'} (medlabel commands pick it up)\n"
         f"  logs             {logs}\n"

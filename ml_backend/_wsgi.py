@@ -1,13 +1,8 @@
-"""WSGI entry of the ML backend: `gunicorn ml_backend._wsgi:app` (production) or `medlabel stack up` (local)."""
-
-import os
-
-from label_studio_ml.api import init_app
+"""WSGI entry of the ML backend: `gunicorn ml_backend._wsgi:app` (production, `medlabel ml serve`, local stack)."""
 
 from medlabel.logs import configure_logging
-from ml_backend.model import MedlabelBackend
+from medlabel.settings import get_settings
+from ml_backend.api import create_ml_app
 
-configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-app = init_app(
-    model_class=MedlabelBackend, model_dir=os.environ.get("MODEL_DIR", os.path.abspath(".state/models"))
-)
+configure_logging(get_settings().log_level)
+app = create_ml_app(get_settings())

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from medlabel.errors import MedlabelError
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -90,6 +92,22 @@ class Quarantine:
 
 
 Outcome = TaskDraft | Quarantine
+
+
+class SourceRejected(MedlabelError):
+    """A plugin refuses a source: `reason` is the stable quarantine code, `detail` names the cause without PHI."""
+
+    code = "source_rejected"
+    http_status = 400
+    exit_code = 2
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+    def quarantine(self, source_key: str) -> Quarantine:
+        return Quarantine(source_key, self.reason, self.detail)
 
 
 class Plugin(Protocol):

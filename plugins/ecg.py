@@ -19,11 +19,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from plugins.base import IngestContext, Outcome, Quarantine, SourceFile, TaskDraft, source_key
+from plugins.base import IngestContext, Outcome, Quarantine, SourceFile, SourceRejected, TaskDraft, source_key
 from plugins.dicom import read as dicom_read
 from plugins.ecg_read import (
     EcgSignal,
-    EcgSourceError,
     is_dicom_waveform,
     looks_like_ecg_csv,
     looks_like_wfdb_header,
@@ -99,7 +98,7 @@ class EcgPlugin:
         for header in headers:
             try:
                 members = self._members(header, signals)
-            except EcgSourceError as exc:
+            except SourceRejected as exc:
                 yield Quarantine(self._key(header, context), exc.reason, str(exc))
                 continue
             used.update(wfdb_key(member.display_name) for member in members)
@@ -118,7 +117,7 @@ class EcgPlugin:
         """Run one conversion; when it fails, every source it involved is quarantined and the batch goes on."""
         try:
             return [work()]
-        except EcgSourceError as exc:
+        except SourceRejected as exc:
             reason, detail = exc.reason, str(exc)
         except (
             MemoryError,
@@ -138,7 +137,7 @@ class EcgPlugin:
     def _single(self, source: SourceFile, context: IngestContext) -> TaskDraft:
         data = source.read_bytes()
         if not data:
-            raise EcgSourceError("ecg_corrupt", "empty file")
+            raise SourceRejected("ecg_corrupt", "empty file")
         if dicom_read.sniff(data[:132]) is not None:
             signal, fmt = self._dicom_signal(data, context), "dicom"
         else:
@@ -159,7 +158,7 @@ class EcgPlugin:
         keys = [wfdb_key(header.display_name, name) for name in wfdb_signal_files(header.read_bytes())]
         missing = [key for key in keys if key not in signals]
         if missing:
-            raise EcgSourceError("wfdb_incomplete", f"WFDB header without {len(missing)} of its signal files")
+            raise SourceRejected("wfdb_incomplete", f"WFDB header without {len(missing)} of its signal files")
         return [signals[key] for key in keys]
 
     def _wfdb(self, header: SourceFile, members: list[SourceFile], context: IngestContext) -> TaskDraft:

@@ -21,9 +21,8 @@ import pydicom
 import wfdb
 from pydicom.errors import InvalidDicomError
 
-from medlabel.errors import MedlabelError
 from medlabel.samples import ECG_LEADS
-from plugins.base import SourceFile
+from plugins.base import SourceFile, SourceRejected
 from plugins.dicom import read as dicom_read
 from plugins.ecg_leads import lead_from_code, lead_name, mv_factor
 
@@ -38,18 +37,6 @@ _DIRECTIVE = re.compile(r"^#\s*(?P<key>[a-z_]+)\s*[=:]\s*(?P<value>\S+)\s*$", re
 _WFDB_RECORD_LINE = re.compile(
     rb"^[^\s#/]+(?:/\d+)?\s+\d+(?:\s+[\d.eE+-]+(?:/[\d.eE+-]+)?(?:\([\d.eE+-]+\))?)?"
 )
-
-
-class EcgSourceError(MedlabelError):
-    """A source that cannot become an ECG task; `reason` is its quarantine code, the message has no PHI."""
-
-    code = "invalid_source"
-    http_status = 400
-    exit_code = 2
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -72,7 +59,7 @@ class EcgSignal:
 def _to_mv(unit: str | None) -> float:
     factor = mv_factor(unit)
     if factor is None:
-        raise EcgSourceError("ecg_unrecognised", "a lead's unit is not a voltage (expected mV, uV or V)")
+        raise SourceRejected("ecg_unrecognised", "a lead's unit is not a voltage (expected mV, uV or V)")
     return factor
 
 
@@ -81,17 +68,17 @@ def _canonical(
 ) -> EcgSignal:
     """Keep the first channel of each lead, in 12-lead order; refuse a source with no ECG lead."""
     if not np.isfinite(fs) or fs <= 0:
-        raise EcgSourceError("ecg_corrupt", "sampling rate is missing or not positive")
+        raise SourceRejected("ecg_corrupt", "sampling rate is missing or not positive")
     by_lead: dict[str, np.ndarray] = {}
     for lead, samples in named:
         if lead is not None and lead not in by_lead:
             by_lead[lead] = samples
     if not by_lead:
-        raise EcgSourceError("ecg_unrecognised", f"none of the {len(named)} channels is an ECG lead")
+        raise SourceRejected("ecg_unrecognised", f"none of the {len(named)} channels is an ECG lead")
     leads = tuple(lead for lead in ECG_LEADS if lead in by_lead)
     values = np.column_stack([by_lead[lead] for lead in leads]).astype(np.float64)
     if values.shape[0] < 2:
-        raise EcgSourceError("ecg_corrupt", "the recording has fewer than two samples")
+        raise SourceRejected("ecg_corrupt", "the recording has fewer than two samples")
     return EcgSignal(fs, leads, values, time_s, ignored_channels=len(named) - len(leads))
 
 
@@ -111,7 +98,7 @@ def is_dicom_waveform(source: SourceFile) -> bool:
         return True
     try:  # a Waveform Sequence beside an image: the header stops before the pixels, so read it all
         dicom_read.read(source.read_bytes(), source.display_name)
-    except dicom_read.SourceRejected as exc:
+    except SourceRejected as exc:
         return exc.reason == "no_pixel_data"
     return False
 
@@ -119,7 +106,7 @@ def is_dicom_waveform(source: SourceFile) -> bool:
 def read_dicom(data: bytes) -> pydicom.Dataset:
     """Parse a DICOM file without `force` (an empty or foreign file must not read as an empty dataset)."""
     if data[128:132] != b"DICM":
-        raise EcgSourceError(
+        raise SourceRejected(
             "ecg_unsupported", "DICOM waveforms are accepted only with File Meta Information"
         )
     try:
@@ -127,11 +114,11 @@ def read_dicom(data: bytes) -> pydicom.Dataset:
             warnings.simplefilter("always")  # pydicom reports a file cut inside an element only as a warning
             ds = pydicom.dcmread(io.BytesIO(data))
     except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError) as exc:
-        raise EcgSourceError("ecg_corrupt", f"DICOM file cannot be parsed ({type(exc).__name__})") from None
+        raise SourceRejected("ecg_corrupt", f"DICOM file cannot be parsed ({type(exc).__name__})") from None
     if any("End of file" in str(w.message) for w in caught):
-        raise EcgSourceError("ecg_corrupt", "the file ends before its data set does (truncated file)")
+        raise SourceRejected("ecg_corrupt", "the file ends before its data set does (truncated file)")
     if "WaveformSequence" not in ds:
-        raise EcgSourceError("ecg_unrecognised", "DICOM file has no Waveform Sequence")
+        raise SourceRejected("ecg_unrecognised", "DICOM file has no Waveform Sequence")
     return ds
 
 
@@ -151,13 +138,13 @@ def signal_from_dicom(ds: pydicom.Dataset) -> EcgSignal:
             original = group.get("WaveformOriginality") == "ORIGINAL"
             candidates.append(((original, found, int(group.get("NumberOfWaveformSamples", 0))), index, leads))
     if not candidates:
-        raise EcgSourceError("ecg_unrecognised", "no multiplex group of the DICOM waveform holds ECG leads")
+        raise SourceRejected("ecg_unrecognised", "no multiplex group of the DICOM waveform holds ECG leads")
     _, index, leads = max(candidates, key=lambda item: item[0])
     group = ds.WaveformSequence[index]
     try:
         values = ds.waveform_array(index)  # channel sensitivity, correction factor and baseline applied
     except (AttributeError, ValueError, KeyError) as exc:
-        raise EcgSourceError(
+        raise SourceRejected(
             "ecg_corrupt", f"waveform data cannot be decoded ({type(exc).__name__})"
         ) from None
     named: list[tuple[str | None, np.ndarray]] = []
@@ -167,7 +154,7 @@ def signal_from_dicom(ds: pydicom.Dataset) -> EcgSignal:
             continue
         units = channel.get("ChannelSensitivityUnitsSequence")
         if "ChannelSensitivity" not in channel or not units:
-            raise EcgSourceError("ecg_unrecognised", f"lead {lead} has no channel sensitivity units")
+            raise SourceRejected("ecg_unrecognised", f"lead {lead} has no channel sensitivity units")
         named.append((lead, values[:, column] * _to_mv(str(units[0].get("CodeValue", "")))))
     return _canonical(float(group.get("SamplingFrequency", 0) or 0), named)
 
@@ -189,14 +176,14 @@ def wfdb_signal_files(header: bytes) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="medlabel-wfdb-") as tmp:
         record = _read_header(Path(tmp), header)
     if isinstance(record, wfdb.MultiRecord):
-        raise EcgSourceError("ecg_unsupported", "multi-segment WFDB records are not supported")
+        raise SourceRejected("ecg_unsupported", "multi-segment WFDB records are not supported")
     for name in record.file_name or []:
         if not name or name in {".", "..", "-"} or "/" in name or "\\" in name:
-            raise EcgSourceError("ecg_corrupt", "WFDB header names a signal file outside its folder")
+            raise SourceRejected("ecg_corrupt", "WFDB header names a signal file outside its folder")
         if name not in names:
             names.append(name)
     if not names:
-        raise EcgSourceError("ecg_unrecognised", "WFDB header lists no signals")
+        raise SourceRejected("ecg_unrecognised", "WFDB header lists no signals")
     return names
 
 
@@ -207,7 +194,7 @@ def _read_header(folder: Path, header: bytes) -> wfdb.Record | wfdb.MultiRecord:
             warnings.simplefilter("ignore")
             return wfdb.rdheader(str(folder / "record"))
     except Exception as exc:  # wfdb raises bare ValueError/IndexError/UnicodeError on bad headers
-        raise EcgSourceError("ecg_corrupt", f"WFDB header cannot be parsed ({type(exc).__name__})") from None
+        raise SourceRejected("ecg_corrupt", f"WFDB header cannot be parsed ({type(exc).__name__})") from None
 
 
 def signal_from_wfdb(header: bytes, signal_files: dict[str, bytes]) -> EcgSignal:
@@ -225,11 +212,11 @@ def signal_from_wfdb(header: bytes, signal_files: dict[str, bytes]) -> EcgSignal
                 warnings.simplefilter("ignore")
                 record = wfdb.rdrecord(str(folder / "record"), physical=True)
         except Exception as exc:  # short or mis-formatted .dat files surface as ValueError, IndexError…
-            raise EcgSourceError(
+            raise SourceRejected(
                 "ecg_corrupt", f"WFDB signal data cannot be read ({type(exc).__name__})"
             ) from None
     if record.p_signal is None or record.p_signal.ndim != 2:
-        raise EcgSourceError("ecg_corrupt", "WFDB record holds no physical signal")
+        raise SourceRejected("ecg_corrupt", "WFDB record holds no physical signal")
     units = record.units or [None] * record.n_sig
     named: list[tuple[str | None, np.ndarray]] = []
     for column, (raw_name, unit) in enumerate(zip(record.sig_name, units, strict=True)):
@@ -264,7 +251,7 @@ def _csv_layout(text: str) -> _CsvLayout:
             directives[match.group("key").lower()] = match.group("value")
         index += 1
     if index == len(lines):
-        raise EcgSourceError("ecg_unrecognised", "CSV has no header row")
+        raise SourceRejected("ecg_unrecognised", "CSV has no header row")
     header = lines[index]
     delimiter = max((",", ";", "\t"), key=header.count)
     cells = next(csv.reader([header], delimiter=delimiter))
@@ -290,21 +277,21 @@ def _csv_layout(text: str) -> _CsvLayout:
         if lead is None:
             if not cell.strip() and column == len(cells) - 1:
                 continue  # a trailing delimiter
-            raise EcgSourceError(
+            raise SourceRejected(
                 "ecg_unrecognised", f"CSV column {column + 1} is neither time nor an ECG lead"
             )
         leads.append((column, lead, _to_mv(unit or default_unit)))
     if not leads:
-        raise EcgSourceError("ecg_unrecognised", "CSV has no ECG lead column")
+        raise SourceRejected("ecg_unrecognised", "CSV has no ECG lead column")
     fs_text = directives.get("fs") or directives.get("sampling_rate") or directives.get("sampling_rate_hz")
     try:
         fs = float(fs_text) if fs_text else None
     except ValueError:
-        raise EcgSourceError("ecg_unrecognised", "the CSV's fs= directive is not a number") from None
+        raise SourceRejected("ecg_unrecognised", "the CSV's fs= directive is not a number") from None
     if time_column is None and fs is None:
-        raise EcgSourceError("ecg_unrecognised", "CSV has neither a time column nor an '# fs=<Hz>' line")
+        raise SourceRejected("ecg_unrecognised", "CSV has neither a time column nor an '# fs=<Hz>' line")
     if time_column is not None and time_scale is None and fs is None:
-        raise EcgSourceError("ecg_unrecognised", "a sample-index column needs an '# fs=<Hz>' line")
+        raise SourceRejected("ecg_unrecognised", "a sample-index column needs an '# fs=<Hz>' line")
     return _CsvLayout(delimiter, index, time_column, time_scale, leads, fs)
 
 
@@ -319,7 +306,7 @@ def looks_like_ecg_csv(head: bytes) -> bool:
     complete = text.rsplit("\n", 1)[0] if "\n" in text else text
     try:
         _csv_layout(complete)
-    except EcgSourceError:
+    except SourceRejected:
         return False
     return True
 
@@ -328,7 +315,7 @@ def signal_from_csv(data: bytes) -> EcgSignal:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise EcgSourceError("ecg_corrupt", "CSV is not valid UTF-8") from None
+        raise SourceRejected("ecg_corrupt", "CSV is not valid UTF-8") from None
     layout = _csv_layout(text)
     columns = sorted({column for column, _, _ in layout.leads} | {layout.time_column or 0})
     try:
@@ -344,7 +331,7 @@ def signal_from_csv(data: bytes) -> EcgSignal:
                 dtype=np.float64,
             )
     except ValueError as exc:
-        raise EcgSourceError(
+        raise SourceRejected(
             "ecg_corrupt", f"CSV holds a non-numeric or missing value ({exc.__class__.__name__})"
         ) from None
     position = {column: at for at, column in enumerate(columns)}
@@ -355,7 +342,7 @@ def signal_from_csv(data: bytes) -> EcgSignal:
         time_s = raw_time / fs if layout.time_scale is None else raw_time * layout.time_scale  # type: ignore[operator]
         steps = np.diff(time_s)
         if not np.all(np.isfinite(time_s)) or (steps.size and np.any(steps <= 0)):
-            raise EcgSourceError("ecg_corrupt", "the CSV time column is not strictly increasing")
+            raise SourceRejected("ecg_corrupt", "the CSV time column is not strictly increasing")
         if fs is None and steps.size:
             fs = 1.0 / float(np.median(steps))
     named = [(lead, table[:, position[column]] * factor) for column, lead, factor in layout.leads]

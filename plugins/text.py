@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from medlabel.errors import MedlabelError
-from plugins.base import IngestContext, Outcome, Quarantine, SourceFile, TaskDraft, source_key
+from plugins.base import IngestContext, Outcome, Quarantine, SourceFile, SourceRejected, TaskDraft, source_key
 from plugins.text_deid import Replacement, Scrubbed, scrub
 
 TXT_SUFFIXES = (".txt", ".text", ".note")
@@ -51,18 +50,6 @@ ALLOWED_FIELDS = ("note_type", "document_type", "category", "section", "departme
 DEFAULT_DATA_KEY = "text"
 
 
-class TextSourceError(MedlabelError):
-    """A note that cannot become a task; `reason` is its quarantine code, the message has no PHI."""
-
-    code = "invalid_source"
-    http_status = 400
-    exit_code = 2
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class _Span:
     start: object  # as found in the source: checked before use
@@ -75,22 +62,22 @@ class _Span:
 def decode(data: bytes) -> str:
     """Strict UTF-8 (or BOM-marked UTF-16); binary content is refused, never decoded with replacement."""
     if not data.strip():
-        raise TextSourceError("text_empty", "the file has no text")
+        raise SourceRejected("text_empty", "the file has no text")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     else:
         encoding = "utf-8-sig"
         if b"\x00" in data:
-            raise TextSourceError("text_unreadable", "binary content (NUL bytes), not a text file")
+            raise SourceRejected("text_unreadable", "binary content (NUL bytes), not a text file")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise TextSourceError(
+        raise SourceRejected(
             "text_unreadable", f"not valid UTF-8 at byte {exc.start} (convert e.g. CP949 with iconv first)"
         ) from None
     controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r\f")
     if controls > len(text) // 100:
-        raise TextSourceError("text_unreadable", "binary content (control characters), not a text file")
+        raise SourceRejected("text_unreadable", "binary content (control characters), not a text file")
     return text
 
 
@@ -204,14 +191,14 @@ class TextPlugin:
                     yield from self._jsonl(text, key, context)
                 else:
                     yield self._draft(text, {}, [], "txt", key, context)
-            except TextSourceError as exc:
+            except SourceRejected as exc:
                 yield Quarantine(key, exc.reason, str(exc))
 
     def _csv(self, text: str, key: str, context: IngestContext) -> Iterator[Outcome]:
         reader = _csv_reader(text)
         column = _text_column(reader.fieldnames or [])
         if column is None:
-            raise TextSourceError(
+            raise SourceRejected(
                 "text_no_column", f"CSV has no note column (one of: {', '.join(TEXT_FIELDS)})"
             )
         try:
@@ -227,7 +214,7 @@ class TextPlugin:
                 }
                 yield self._draft(note, extras, [], "csv", key, context)
         except csv.Error as exc:
-            raise TextSourceError(
+            raise SourceRejected(
                 "text_malformed", f"CSV cannot be parsed at line {reader.line_num} ({exc.__class__.__name__})"
             ) from None
 

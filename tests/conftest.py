@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.label_studio",
     "tests.fixtures.db",
     "tests.fixtures.browser",
+    "tests.fixtures.ml_media",
 ]

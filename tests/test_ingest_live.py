@@ -14,10 +14,9 @@ import requests
 from label_studio_sdk import LabelStudio
 from PIL import Image
 from pydicom.data import get_testdata_file, get_testdata_files
-from sqlalchemy import create_engine
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from medlabel.db import upgrade
 from medlabel.ingest.runner import IngestRun, ingest_folder, project_secret
 from medlabel.ingest.sources import source_file
 from medlabel.ls_server import LabelStudioServer
@@ -31,14 +30,6 @@ pytestmark = pytest.mark.label_studio
 
 #: Every file pydicom and pydicom-data ship (DICOM or not): one batch must survive all of them.
 ALL_TEST_FILES = sorted({str(Path(f).resolve()) for f in get_testdata_files("**/*") if Path(f).is_file()})
-
-
-@pytest.fixture(scope="module")
-def platform_db(ls_settings: Settings):
-    engine = create_engine(ls_settings.database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -304,3 +295,37 @@ def test_large_ingests_run_as_queue_jobs(
     created = sum(job.return_value()["tasks"] for job in jobs)
     assert created == 3
     assert len(list(ls_client.tasks.list(project=project_id))) == 3
+
+
+def test_ingested_tasks_are_routed_at_once_never_to_the_source_institution(
+    ls_client: LabelStudio, ls_settings: Settings, session: Session, tmp_path: Path
+) -> None:
+    from medlabel.ingest.handoff import route_ingested
+    from medlabel.models import Assignment, Physician, ProjectRecord, RoutedTask
+    from medlabel.routing.demo import demo_pool_rows
+    from medlabel.routing.generator import to_csv
+    from medlabel.routing.pool import import_pool_csv
+
+    project_id = _project(ls_client, ls_settings, session, "chest_xray_chexpert", "ingest then route")
+    rows = demo_pool_rows("radiology", None, size=16, seed=31)
+    hospital = rows[0]["institution"]
+    assert import_pool_csv(session, to_csv(rows)).errors == []
+    source = tmp_path / "in"
+    source.mkdir()
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        shutil.copyfile(get_testdata_file(name), source / name)
+    result = IngestRun(ls_client, ls_settings, session, project_id).run([source])
+    report = route_ingested(session, result, source_institution=hospital)
+    assert report is not None and report.tasks_routed == 2
+
+    project = session.scalars(select(ProjectRecord).where(ProjectRecord.ls_project_id == project_id)).one()
+    for task_id in result.task_ids:
+        task = session.scalars(select(RoutedTask).where(RoutedTask.ls_task_id == task_id)).one()
+        assert task.content_key == result.content_keys[task_id] and task.source_institution == hospital
+        readers = session.scalars(
+            select(Physician)
+            .join(Assignment, Assignment.physician_id == Physician.id)
+            .where(Assignment.task_id == task.id)
+        ).all()
+        assert len({p.id for p in readers}) + report.shortfalls.get(task_id, 0) == project.reads
+        assert readers and all(p.institution != hospital for p in readers)

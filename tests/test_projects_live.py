@@ -9,21 +9,12 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from config_templates import list_templates
-from medlabel.db import upgrade
 from medlabel.ls_server import LabelStudioServer
 from medlabel.models import ProjectRecord
 from medlabel.projects import create_project
 from medlabel.settings import Settings
 
 TEMPLATES = list_templates()
-
-
-@pytest.fixture(scope="module")
-def platform_db(ls_settings: Settings):
-    engine = create_engine(ls_settings.database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=[t.id for t in TEMPLATES])

@@ -5,12 +5,17 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from sqlalchemy.orm import Session
 
-from medlabel.errors import ConfigError
+from medlabel.errors import ConfigError, MedlabelError
 from medlabel.settings import Settings, get_settings
 from plugins.base import IngestOptions
+
+if TYPE_CHECKING:
+    from medlabel.ingest.runner import IngestResult
 
 #: With Redis configured, inputs of more files than this go through the job queue.
 QUEUE_ABOVE_FILES = 1000
@@ -44,6 +49,10 @@ def _region(value: str) -> tuple[int, int, int, int]:
     metavar="X,Y,W,H",
     help="Black out this pixel region instead of quarantining images that may carry burned-in text.",
 )
+@click.option(
+    "--source-institution",
+    help="Hospital the data comes from: physicians of that institution never get it (conflict of interest).",
+)
 @click.option("--strict", is_flag=True, help="Exit non-zero when any source is quarantined.")
 @click.option(
     "--queue/--no-queue",
@@ -59,6 +68,7 @@ def ingest(
     retain_patient_characteristics: bool,
     retain_device_identity: bool,
     regions: tuple[str, ...],
+    source_institution: str | None,
     strict: bool,
     use_queue: bool | None,
 ) -> None:
@@ -77,33 +87,55 @@ def ingest(
     if use_queue is None:
         use_queue = bool(settings.redis_url) and files > QUEUE_ABOVE_FILES
     if use_queue:
-        _run_queued(settings, project_id, list(paths), options)
+        _run_queued(settings, project_id, list(paths), options, source_institution)
         return
     from medlabel.db import platform_session
     from medlabel.ingest.runner import IngestRun
     from medlabel.ls_client import make_client
 
-    with (
-        platform_session(settings) as session,
-        click.progressbar(length=files, label="ingest", file=sys.stderr) as bar,
-    ):
-        result = IngestRun(
-            make_client(settings), settings, session, project_id, options, on_progress=bar.update
-        ).run(list(paths))
-    click.echo(
-        f"{result.sources} sources: {result.ingested} tasks created, {result.duplicates} duplicates skipped, "
-        f"{len(result.quarantined)} quarantined"
-    )
-    for reason, count in result.reasons().items():
-        click.echo(f"  {count:>6}  {reason}")
-    click.echo(f"manifest: {result.manifest}")
+    with platform_session(settings) as session:
+        with click.progressbar(length=files, label="ingest", file=sys.stderr) as bar:
+            result = IngestRun(
+                make_client(settings), settings, session, project_id, options, on_progress=bar.update
+            ).run(list(paths))
+        click.echo(
+            f"{result.sources} sources: {result.ingested} tasks created, {result.duplicates} duplicates skipped, "
+            f"{len(result.quarantined)} quarantined"
+        )
+        for reason, count in result.reasons().items():
+            click.echo(f"  {count:>6}  {reason}")
+        click.echo(f"manifest: {result.manifest}")
+        _route(session, result, source_institution)
     sys.exit(result.exit_code(strict))
 
 
-def _run_queued(settings: Settings, project_id: int, paths: list[Path], options: IngestOptions) -> None:
+def _route(session: Session, result: IngestResult, source_institution: str | None) -> None:
+    """Route the new tasks now; a routing problem (e.g. too small a pool) leaves the tasks for `medlabel route`."""
+    from medlabel.ingest.handoff import route_ingested
+
+    try:
+        report = route_ingested(session, result, source_institution)
+    except MedlabelError as exc:
+        click.echo(
+            f"tasks not routed yet: {exc}; run `medlabel route --project {result.project_id}` later", err=True
+        )
+        return
+    if report is not None:
+        click.echo(
+            f"routed {report.tasks_routed} tasks: {report.assigned} reads assigned, {len(report.shortfalls)} short of readers"
+        )
+
+
+def _run_queued(
+    settings: Settings,
+    project_id: int,
+    paths: list[Path],
+    options: IngestOptions,
+    source_institution: str | None,
+) -> None:
     from medlabel.ingest.jobs import enqueue
 
-    jobs = enqueue(settings, project_id, paths, options)
+    jobs = enqueue(settings, project_id, paths, options, source_institution=source_institution)
     click.echo(
         f"enqueued {len(jobs)} ingest jobs; a worker runs them: rq worker -u $MEDLABEL_REDIS_URL medlabel-ingest"
     )

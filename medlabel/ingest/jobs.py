@@ -7,6 +7,7 @@ settings from its environment, like every other medlabel process.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,14 @@ from rq import Queue
 from rq.job import Job
 
 from medlabel.db import platform_session
+from medlabel.errors import MedlabelError
+from medlabel.ingest.handoff import route_ingested
 from medlabel.ingest.runner import IngestRun
 from medlabel.ls_client import make_client
 from medlabel.settings import Settings, get_settings
 from plugins.base import IngestOptions
+
+logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "medlabel-ingest"
 #: A job holds at least this many files (whole folders are never split).
@@ -63,22 +68,37 @@ def enqueue(
     paths: list[Path],
     options: IngestOptions,
     queue_name: str = QUEUE_NAME,
+    source_institution: str | None = None,
 ) -> list[Job]:
     q = queue(settings, queue_name)
     return [
-        q.enqueue(ingest_job, project_id, chunk, dataclasses.asdict(options), job_timeout=JOB_TIMEOUT)
+        q.enqueue(
+            ingest_job,
+            project_id,
+            chunk,
+            dataclasses.asdict(options),
+            source_institution,
+            job_timeout=JOB_TIMEOUT,
+        )
         for chunk in chunks(paths)
     ]
 
 
-def ingest_job(project_id: int, paths: list[str], options: dict[str, Any]) -> dict[str, Any]:
-    """Run in an RQ worker: one ingest run over one chunk; returns the run's summary for the caller."""
+def ingest_job(
+    project_id: int, paths: list[str], options: dict[str, Any], source_institution: str | None = None
+) -> dict[str, Any]:
+    """Run in an RQ worker: one ingest run over one chunk, then routing; returns the run's summary."""
     settings = get_settings()
     option_values = {**options, "burned_in_regions": tuple(tuple(r) for r in options["burned_in_regions"])}
     with platform_session(settings) as session:
         result = IngestRun(
             make_client(settings), settings, session, project_id, IngestOptions(**option_values)
         ).run([Path(p) for p in paths])
+        try:
+            report = route_ingested(session, result, source_institution)
+        except MedlabelError as exc:  # the tasks exist; `medlabel route` picks them up once the pool allows
+            logger.warning("ingested tasks of project %s not routed: %s", project_id, exc)
+            report = None
     return {
         "sources": result.sources,
         "tasks": result.ingested,
@@ -86,4 +106,5 @@ def ingest_job(project_id: int, paths: list[str], options: dict[str, Any]) -> di
         "duplicates": result.duplicates,
         "reasons": result.reasons(),
         "manifest": str(result.manifest),
+        "routed": report.tasks_routed if report else 0,
     }

@@ -60,6 +60,8 @@ class IngestResult:
     run_id: str
     sources: int = 0
     task_ids: list[int] = field(default_factory=list)
+    #: ls task id -> content key, for routing (same content never goes to the same physician twice).
+    content_keys: dict[int, str] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     manifest: Path | None = None
 
@@ -296,6 +298,7 @@ class IngestRun:
             return
         for (draft, _plugin), task_id in zip(batch, task_ids, strict=True):
             self.result.task_ids.append(task_id)
+            self.result.content_keys[task_id] = draft.content_key
             for key in draft.source_keys:
                 self._record(Entry(self._name(key), key, "task", task_id=task_id))
 

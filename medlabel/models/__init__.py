@@ -1,6 +1,18 @@
 """All platform tables, imported here so Alembic sees one metadata."""
 
 from medlabel.models.ingest import IngestedItem, IngestKey
+from medlabel.models.pool import Physician, PhysicianSpecialty
 from medlabel.models.projects import ProjectRecord
+from medlabel.models.routing import Assignment, AssignmentEvent, RoutedTask, RoutingPolicy
 
-__all__ = ["IngestKey", "IngestedItem", "ProjectRecord"]
+__all__ = [
+    "Assignment",
+    "AssignmentEvent",
+    "IngestKey",
+    "IngestedItem",
+    "Physician",
+    "PhysicianSpecialty",
+    "ProjectRecord",
+    "RoutedTask",
+    "RoutingPolicy",
+]

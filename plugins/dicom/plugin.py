@@ -19,10 +19,18 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from medlabel.errors import MedlabelError
-from plugins.base import IngestContext, IngestOptions, Outcome, Quarantine, SourceFile, TaskDraft, source_key
+from plugins.base import (
+    IngestContext,
+    IngestOptions,
+    Outcome,
+    Quarantine,
+    SourceFile,
+    SourceRejected,
+    TaskDraft,
+    source_key,
+)
 from plugins.dicom import burned_in, read, render, series
 from plugins.dicom.deid import Deidentifier, DeidOptions
-from plugins.dicom.read import SourceRejected
 from plugins.dicom.series import Instance
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import VR
 
-from medlabel.errors import MedlabelError
+from plugins.base import SourceRejected
 
 # Stable quarantine reason codes this package can produce, with what each means (README table source).
 REASONS: dict[str, str] = {
@@ -48,19 +48,6 @@ PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _WAVEFORM_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1.9."  # PS3.4 B.5: every Waveform Storage SOP class
 _DICOM_SUFFIXES = (".dcm", ".dicom")
 _VRS = frozenset(vr.value.encode() for vr in VR)
-
-
-class SourceRejected(MedlabelError):
-    """A source file refused for a stable `reason` (a key of REASONS); `detail` names the cause, never PHI."""
-
-    code = "source_rejected"
-    http_status = 400
-    exit_code = 2
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 def sniff(head: bytes) -> str | None:

@@ -1,0 +1,134 @@
+"""The local stack's demo: a few projects fed through the real pipeline (ingest → routing → pre-annotation).
+
+Inputs are real or simulated data written under the state folder at start-up (never committed): X-ray and
+CT/MR DICOM files shipped by pydicom and pydicom-data, a DICOM ECG waveform plus neurokit2-simulated strips,
+and generated clinical notes. Every step is the one a user runs, so the demo exercises what it shows; each is
+idempotent, so a restart finds the same projects and adds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from label_studio_sdk import LabelStudio
+from pydicom.data import get_testdata_file
+
+from medlabel.db import platform_session
+from medlabel.ingest.runner import IngestRun
+from medlabel.ls_client import call
+from medlabel.preannotate import preannotate
+from medlabel.projects import create_project
+from medlabel.routing.demo import seed_demo_routing
+from medlabel.routing.label_studio import open_tasks_by_physician
+from medlabel.routing.policy import project_by_ls_id
+from medlabel.settings import Settings
+from medlabel.synthetic import synthetic_ecg, synthetic_note
+from plugins.base import IngestOptions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    title: str
+    template_id: str
+    write_inputs: Callable[[Path], None]
+    options: IngestOptions = field(default_factory=IngestOptions)
+
+
+@dataclass
+class DemoProject:
+    id: int
+    title: str
+    tasks: int
+    routed: int
+    predictions: int
+    #: (physician id, worklist token) of the readers routed to, for the start-up banner.
+    worklists: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _xrays(folder: Path) -> None:
+    for name in ("RG1_UNCR.dcm", "RG3_UNCR.dcm"):  # a chest and an extremity radiograph (CR)
+        shutil.copyfile(get_testdata_file(name), folder / name)
+
+
+def _head_ct(folder: Path) -> None:
+    # 693 twice (uncompressed and lossless JPEG 2000): the same pixels, so ingest keeps one task for both.
+    for name in ("693_UNCR.dcm", "693_J2KR.dcm", "J2K_pixelrep_mismatch.dcm"):
+        shutil.copyfile(get_testdata_file(name), folder / name)
+
+
+def _ecgs(folder: Path) -> None:
+    shutil.copyfile(get_testdata_file("waveform_ecg.dcm"), folder / "waveform_ecg.dcm")
+    strips = (("sinus_rhythm", 72.0, 0), ("sinus_rhythm", 58.0, 5), ("atrial_fibrillation", 96.0, 0))
+    for index, (rhythm, rate, pvc_every) in enumerate(strips):
+        ecg = synthetic_ecg(rhythm=rhythm, heart_rate=rate, pvc_every=pvc_every, seed=index)
+        with (folder / f"strip{index}.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["time", "II", "V1"])
+            for t, ii, v1 in zip(ecg.time, ecg.leads["II"], ecg.leads["V1"], strict=True):
+                writer.writerow([f"{t:.6f}", f"{ii:.4f}", f"{v1:.4f}"])
+
+
+def _notes(folder: Path) -> None:
+    with (folder / "notes.jsonl").open("w") as handle:
+        for seed in range(6):
+            handle.write(json.dumps({"text": synthetic_note(seed).text}, ensure_ascii=False) + "\n")
+
+
+DEMOS = (
+    DemoSpec("medlabel demo: chest X-ray (CheXpert)", "chest_xray_chexpert", _xrays),
+    DemoSpec(
+        "medlabel demo: head CT hemorrhage",
+        "intracranial_hemorrhage_ct",
+        _head_ct,
+        IngestOptions(window_preset="brain"),
+    ),
+    DemoSpec("medlabel demo: ECG rhythm strip beats", "ecg_rhythm_strip_beats", _ecgs),
+    DemoSpec("medlabel demo: discharge summary entities", "clinical_ner_relations", _notes),
+)
+
+
+def run_demo(client: LabelStudio, settings: Settings, ml_url: str) -> list[DemoProject]:
+    """Create (or find) each demo project, ingest its inputs, route them and pre-annotate them."""
+    existing = {p.title: int(p.id) for p in call("list projects", lambda: list(client.projects.list()))}
+    projects = []
+    for seed, spec in enumerate(DEMOS, start=11):
+        inputs = settings.state_dir / "demo-inputs" / spec.template_id
+        if inputs.exists():
+            shutil.rmtree(inputs)
+        inputs.mkdir(parents=True)
+        spec.write_inputs(inputs)
+        with platform_session(settings) as session:
+            project_id = existing.get(spec.title)
+            if project_id is None:
+                project_id = create_project(
+                    client, settings, spec.template_id, spec.title, session=session, ml_backend_url=ml_url
+                ).id
+            IngestRun(client, settings, session, project_id, spec.options).run([inputs])
+            # Pool first, then routing of every task of the project, then each reader's Data Manager tab.
+            routing = seed_demo_routing(session, client, settings, project_id, size=12, seed=seed)
+            record = project_by_ls_id(session, project_id)
+            routed = len({t for tasks in open_tasks_by_physician(session, record).values() for t in tasks})
+        preannotate(
+            client, settings, project_id
+        )  # Label Studio may have predicted some already (routing reads)
+        tasks = call("list tasks", lambda pid=project_id: list(client.tasks.list(project=pid, fields="all")))
+        projects.append(
+            DemoProject(
+                id=project_id,
+                title=spec.title,
+                tasks=len(tasks),
+                routed=routed,
+                predictions=sum(1 for t in tasks if any(p.result for p in (t.predictions or []))),
+                worklists=sorted(routing.tokens.items())[:2],
+            )
+        )
+        logger.info("demo project %s ready: %s tasks", project_id, len(tasks))
+    return projects

@@ -1,0 +1,212 @@
+"""Routing as Label Studio sees it: physicians' LS users, their Data Manager tabs, Enterprise assignments.
+
+The open-source edition has no per-user assignment, so each physician gets a Data Manager tab (a saved
+view) in each project, filtered to exactly their open tasks by task id. Every member of an OSS
+organisation can open every tab: the tabs are a convenience; enforcement is `service.is_assigned`, which
+the sync layer applies to every annotation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from label_studio_sdk import LabelStudio
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from medlabel.ls_client import call
+from medlabel.models import Assignment, Physician, ProjectRecord, RoutedTask
+from medlabel.models.routing import AssignmentState
+from medlabel.routing.service import TaskInfo
+from medlabel.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Data Manager tabs we own are titled with this prefix and the physician id.
+VIEW_PREFIX = "medlabel worklist #"
+#: Header carrying the shared secret on Label Studio's webhook calls to the platform.
+SECRET_HEADER = "X-Medlabel-Secret"
+#: A task id no task has: the filter of a tab whose physician has no open work.
+NO_TASK = 0
+
+
+def ensure_ls_users(client: LabelStudio, session: Session, physicians: list[Physician]) -> int:
+    """Match each physician to the Label Studio user with their e-mail, creating it if absent.
+
+    Idempotent: matching is by e-mail (case-insensitive), so re-runs create nothing. Returns how many users
+    were created. Created users have no password; physicians set one through LS's reset or an invite link.
+    """
+    users = call("list users", lambda: client.users.list())
+    by_email = {(u.email or "").lower(): u.id for u in users}
+    created = 0
+    for physician in physicians:
+        user_id = by_email.get(physician.email.lower())
+        if user_id is None:
+            first, _, last = physician.name.partition(" ")
+            user = call(
+                "create user",
+                lambda p=physician, f=first, la=last: client.users.create(
+                    username=p.email, email=p.email, first_name=f, last_name=la
+                ),
+            )
+            user_id = user.id
+            created += 1
+        physician.ls_user_id = user_id
+    session.commit()
+    logger.info("label studio users: %d created, %d matched", created, len(physicians) - created)
+    return created
+
+
+def task_info(task: Mapping[str, Any]) -> TaskInfo:
+    """Routing facts of an LS task dict: ingest puts them in `meta`; priority is the lowest prediction score."""
+    meta = task.get("meta") or {}
+    scores = [
+        p["score"]
+        for p in task.get("predictions") or []
+        if isinstance(p, dict) and p.get("score") is not None
+    ]
+    return TaskInfo(
+        ls_task_id=int(task["id"]),
+        content_key=meta.get("content_key"),
+        source_institution=meta.get("source_institution"),
+        is_gold=bool(meta.get("is_gold", False)),
+        priority=float(min(scores)) if scores else None,
+    )
+
+
+def fetch_task_infos(client: LabelStudio, project: ProjectRecord) -> list[TaskInfo]:
+    """Every task of the project in Label Studio, with predictions (for their scores)."""
+    tasks = call(
+        "list tasks",
+        lambda: list(client.tasks.list(project=project.ls_project_id, fields="all", page_size=1000)),
+    )
+    return [task_info(t.model_dump() if hasattr(t, "model_dump") else dict(t)) for t in tasks]
+
+
+def open_tasks_by_physician(session: Session, project: ProjectRecord) -> dict[int, list[int]]:
+    """physician id -> LS task ids they hold an open (assigned) read of in the project."""
+    rows = session.execute(
+        select(Assignment.physician_id, RoutedTask.ls_task_id)
+        .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+        .where(RoutedTask.project_id == project.id, Assignment.state == AssignmentState.ASSIGNED.value)
+        .order_by(RoutedTask.ls_task_id)
+    ).all()
+    tasks: dict[int, list[int]] = defaultdict(list)
+    for physician_id, ls_task_id in rows:
+        tasks[physician_id].append(ls_task_id)
+    return tasks
+
+
+def view_data(physician: Physician, ls_task_ids: list[int]) -> dict[str, Any]:
+    """A Data Manager tab showing exactly these tasks: one `id = …` filter per task, joined by OR."""
+    items = [
+        {"filter": "filter:tasks:id", "operator": "equal", "type": "Number", "value": task_id}
+        for task_id in ls_task_ids or [NO_TASK]
+    ]
+    return {
+        "title": f"{VIEW_PREFIX}{physician.id} {physician.name}",
+        "filters": {"conjunction": "or", "items": items},
+    }
+
+
+def sync_views(client: LabelStudio, session: Session, project: ProjectRecord) -> dict[int, int]:
+    """Create or update one tab per physician who has (or had) work in the project; returns physician → view id."""
+    open_tasks = open_tasks_by_physician(session, project)
+    involved = set(
+        session.scalars(
+            select(Assignment.physician_id)
+            .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+            .where(RoutedTask.project_id == project.id)
+        )
+    )
+    views = call("list views", lambda: client.views.list(project=project.ls_project_id))
+    existing: dict[int, int] = {}
+    for view in views:
+        title = str((view.data or {}).get("title", "")) if isinstance(view.data, dict) else ""
+        if title.startswith(VIEW_PREFIX):
+            existing[int(title.removeprefix(VIEW_PREFIX).split(" ", 1)[0])] = int(view.id)
+    result: dict[int, int] = {}
+    for physician_id in sorted(involved):
+        physician = session.get(Physician, physician_id)
+        assert physician is not None
+        data = view_data(physician, open_tasks.get(physician_id, []))
+        if physician_id in existing:
+            view_id = existing[physician_id]
+            call("update view", lambda v=view_id, d=data: client.views.update(str(v), data=d))
+        else:
+            view = call(
+                "create view", lambda d=data: client.views.create(project=project.ls_project_id, data=d)
+            )
+            view_id = int(view.id)
+        result[physician_id] = view_id
+    return result
+
+
+def push_enterprise_assignments(settings: Settings, session: Session, project: ProjectRecord) -> int:
+    """On a Label Studio Enterprise server, assign each physician's open tasks to their LS user as annotator.
+
+    Uses `POST /api/projects/{id}/tasks/assignees` (Enterprise only; the OSS test server has no such
+    endpoint, so this path is not exercised by the test suite). Returns the number of calls made.
+    """
+    calls = 0
+    with httpx.Client(
+        base_url=settings.label_studio_url,
+        headers={"Authorization": f"Token {settings.label_studio_api_key}"},
+        timeout=30,
+    ) as http:
+        for physician_id, ls_task_ids in sorted(open_tasks_by_physician(session, project).items()):
+            physician = session.get(Physician, physician_id)
+            if physician is None or physician.ls_user_id is None:
+                continue
+            body = {
+                "type": "AN",
+                "users": [physician.ls_user_id],
+                "selectedItems": {"all": False, "included": ls_task_ids},
+            }
+            call(
+                "assign tasks (Enterprise)",
+                lambda b=body: http.post(
+                    f"/api/projects/{project.ls_project_id}/tasks/assignees", json=b
+                ).raise_for_status(),
+            )
+            calls += 1
+    return calls
+
+
+def publish(
+    client: LabelStudio, settings: Settings, session: Session, project: ProjectRecord
+) -> dict[int, int]:
+    """Make the project's routing visible in Label Studio: tabs always, assignments on Enterprise."""
+    views = sync_views(client, session, project)
+    if settings.label_studio_enterprise:
+        push_enterprise_assignments(settings, session, project)
+    return views
+
+
+def register_tasks_webhook(
+    client: LabelStudio, settings: Settings, project: ProjectRecord, platform_url: str
+) -> int:
+    """Have Label Studio send the project's TASKS_CREATED events to the platform (once; returns its id).
+
+    Storage syncs send no TASKS_CREATED, so `medlabel route --project P` stays the catch-all.
+    """
+    url = f"{platform_url.rstrip('/')}/webhooks/label-studio/tasks-created"
+    for hook in call("list webhooks", lambda: client.webhooks.list(project=str(project.ls_project_id))):
+        if hook.url == url:
+            return int(hook.id)
+    hook = call(
+        "create webhook",
+        lambda: client.webhooks.create(
+            url=url,
+            project=project.ls_project_id,
+            actions=["TASKS_CREATED"],
+            send_payload=True,
+            send_for_all_actions=False,
+            headers={SECRET_HEADER: settings.webhook_secret},
+        ),
+    )
+    return int(hook.id)

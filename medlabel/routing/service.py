@@ -1,0 +1,390 @@
+"""Routing on the platform DB: register tasks, expire leases, run the dispatcher, store assignments.
+
+The dispatcher (`dispatcher.py`) decides in memory; this module only loads its inputs in a few set-based
+queries and writes its decisions in bulk, each state change with an AssignmentEvent, in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from medlabel.errors import UnknownRecordError
+from medlabel.models import (
+    Assignment,
+    AssignmentEvent,
+    Physician,
+    PhysicianSpecialty,
+    ProjectRecord,
+    RoutedTask,
+)
+from medlabel.models.routing import HOLDING_STATES, AssignmentState
+from medlabel.routing.dispatcher import Dispatcher, TaskRequest, candidates
+from medlabel.routing.policy import physician_view, policy_of
+from medlabel.routing.rules import PhysicianView, Policy
+
+logger = logging.getLogger(__name__)
+# Bulk writes go through the Core tables: the ORM's bulk path costs ~4× more per row for no gain here.
+TASKS, ASSIGNMENTS, EVENTS = RoutedTask.__table__, Assignment.__table__, AssignmentEvent.__table__
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What ingest or the webhook knows about a new Label Studio task."""
+
+    ls_task_id: int
+    content_key: str | None = None
+    source_institution: str | None = None
+    is_gold: bool = False
+    priority: float | None = None
+
+
+@dataclass
+class RouteReport:
+    assigned: int = 0
+    gold_reads: int = 0
+    tasks_routed: int = 0
+    expired: int = 0
+    #: ls_task_id -> reads still missing (explicit, never silent).
+    shortfalls: dict[int, int] = field(default_factory=dict)
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def register_tasks(session: Session, project: ProjectRecord, tasks: Iterable[TaskInfo]) -> int:
+    """Record tasks not yet known (by Label Studio id); returns how many were new. Does not commit."""
+    infos = {t.ls_task_id: t for t in tasks}
+    if not infos:
+        return 0
+    known = set(session.scalars(select(RoutedTask.ls_task_id).where(RoutedTask.ls_task_id.in_(infos))))
+    new = [
+        {
+            "project_id": project.id,
+            "ls_task_id": t.ls_task_id,
+            "content_key": t.content_key,
+            "source_institution": t.source_institution,
+            "is_gold": t.is_gold,
+            "priority": t.priority,
+            "shortfall": 0,
+        }
+        for ls_id, t in infos.items()
+        if ls_id not in known
+    ]
+    if new:
+        session.execute(insert(TASKS), new)
+    return len(new)
+
+
+def physician_views(
+    session: Session, project_id: int, now: datetime, specialty: str | None = None
+) -> list[PhysicianView]:
+    """Physicians (all, or only those with `specialty`) with today's reads in all projects and in this one."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    physician_query = select(Physician).options(selectinload(Physician.specialties)).order_by(Physician.id)
+    today = [Assignment.state.in_(HOLDING_STATES), Assignment.created_at >= day_start]
+    if specialty is not None:
+        physician_query = physician_query.where(
+            Physician.specialties.any(PhysicianSpecialty.specialty == specialty)
+        )
+        today.append(Assignment.physician_id.in_(physician_query.with_only_columns(Physician.id)))
+    used = dict(
+        session.execute(
+            select(Assignment.physician_id, func.count()).where(*today).group_by(Assignment.physician_id)
+        ).all()
+    )
+    used_project = dict(
+        session.execute(
+            select(Assignment.physician_id, func.count())
+            .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+            .where(*today, RoutedTask.project_id == project_id)
+            .group_by(Assignment.physician_id)
+        ).all()
+    )
+    physicians = session.scalars(physician_query).all()
+    return [physician_view(p, used.get(p.id, 0), used_project.get(p.id, 0)) for p in physicians]
+
+
+def _change_state(
+    session: Session, assignment_ids: list[int], to_state: AssignmentState, reason: str, now: datetime
+) -> None:
+    if not assignment_ids:
+        return
+    session.execute(
+        update(Assignment)
+        .where(Assignment.id.in_(assignment_ids))
+        .values(state=to_state.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        insert(EVENTS),
+        [
+            {
+                "assignment_id": i,
+                "from_state": "assigned",
+                "to_state": to_state.value,
+                "reason": reason,
+                "at": now,
+            }
+            for i in assignment_ids
+        ],
+    )
+
+
+def expire_leases(session: Session, now: datetime, project_id: int | None = None) -> int:
+    """Move assigned reads whose lease has run out to `expired`; returns how many. Does not commit."""
+    query = select(Assignment.id).where(
+        Assignment.state == AssignmentState.ASSIGNED.value, Assignment.leased_until < now
+    )
+    if project_id is not None:
+        query = query.join(RoutedTask, RoutedTask.id == Assignment.task_id).where(
+            RoutedTask.project_id == project_id
+        )
+    ids = list(session.scalars(query))
+    _change_state(session, ids, AssignmentState.EXPIRED, "lease expired", now)
+    if ids:
+        logger.info("expired %d leases", len(ids))
+    return len(ids)
+
+
+def route_project(
+    session: Session,
+    project: ProjectRecord,
+    now: datetime | None = None,
+    ls_task_ids: Iterable[int] | None = None,
+) -> RouteReport:
+    """Expire the project's overdue leases, then give every task of it that lacks reads its k physicians.
+
+    Args:
+        ls_task_ids: only these tasks (e.g. just created); all of the project's tasks when None.
+    """
+    now = now or datetime.now(UTC)
+    report = RouteReport(expired=expire_leases(session, now, project.id))
+    policy = policy_of(session, project)
+    views = physician_views(session, project.id, now, policy.specialty)
+    dispatcher = Dispatcher(candidates(views, policy), policy.conflict_of_interest)
+
+    task_query = select(RoutedTask).where(RoutedTask.project_id == project.id)
+    if ls_task_ids is not None:
+        task_query = task_query.where(RoutedTask.ls_task_id.in_(list(ls_task_ids)))
+    tasks = session.scalars(task_query).all()
+    by_id = {t.id: t for t in tasks}
+    held: dict[int, int] = defaultdict(int)
+    ever: dict[int, set[int]] = defaultdict(set)
+    rows = session.execute(
+        select(Assignment.task_id, Assignment.physician_id, Assignment.state).where(
+            Assignment.task_id.in_(task_query.with_only_columns(RoutedTask.id))
+        )
+    ).all()
+    for task_id, physician_id, state in rows:
+        ever[task_id].add(physician_id)
+        held[task_id] += state in HOLDING_STATES
+    requests = [
+        TaskRequest(t.id, policy.reads - held[t.id], t.source_institution, t.priority, frozenset(ever[t.id]))
+        for t in tasks
+        if not t.is_gold and held[t.id] < policy.reads
+    ]
+    decisions = dispatcher.route(requests)
+    lease_end = _lease_end(policy, now)
+    new_rows = [
+        {"task_id": d.task_id, "physician_id": pid, "leased_until": lease_end, "is_gold_read": False}
+        for d in decisions
+        for pid in d.physician_ids
+    ]
+    per_physician: dict[int, int] = defaultdict(int)
+    for row in new_rows:
+        per_physician[row["physician_id"]] += 1
+    gold_rows = _gold_reads(session, project, policy, dispatcher, per_physician, ever, lease_end)
+    _insert_assignments(session, new_rows + gold_rows, now)
+    for d in decisions:
+        task = by_id[d.task_id]
+        task.shortfall = d.shortfall
+        if d.shortfall:
+            report.shortfalls[task.ls_task_id] = d.shortfall
+    for t in tasks:
+        if not t.is_gold and held[t.id] >= policy.reads:
+            t.shortfall = 0
+    session.commit()
+    report.assigned, report.gold_reads = len(new_rows), len(gold_rows)
+    report.tasks_routed = sum(1 for d in decisions if d.physician_ids)
+    logger.info(
+        "project %s: %d reads assigned on %d tasks, %d gold reads, %d tasks short, %d leases expired",
+        project.ls_project_id,
+        report.assigned,
+        report.tasks_routed,
+        report.gold_reads,
+        len(report.shortfalls),
+        report.expired,
+    )
+    return report
+
+
+def _lease_end(policy: Policy, now: datetime) -> datetime:
+    end = now + timedelta(hours=policy.lease_hours)
+    return min(end, utc(policy.deadline)) if policy.deadline is not None else end
+
+
+def _gold_reads(
+    session: Session,
+    project: ProjectRecord,
+    policy: Policy,
+    dispatcher: Dispatcher,
+    per_physician: Mapping[int, int],
+    ever: Mapping[int, set[int]],
+    lease_end: datetime,
+) -> list[dict[str, object]]:
+    """Mix gold-standard tasks into each physician's new work: round(gold_share × new reads) each, fewest-read
+    gold tasks first, never one they read before or from their own institution, within their room."""
+    if policy.gold_share <= 0 or not per_physician:
+        return []
+    gold = session.scalars(
+        select(RoutedTask).where(RoutedTask.project_id == project.id, RoutedTask.is_gold.is_(True))
+    ).all()
+    if not gold:
+        return []
+    institution = dict(session.execute(select(Physician.id, Physician.institution)).all())
+    reads = {t.id: len(ever.get(t.id, ())) for t in gold}
+    rows: list[dict[str, object]] = []
+    for physician_id in sorted(per_physician):
+        wanted = min(round(policy.gold_share * per_physician[physician_id]), dispatcher.room_of(physician_id))
+        choices = sorted(
+            (
+                t
+                for t in gold
+                if physician_id not in ever.get(t.id, ())
+                and not (policy.conflict_of_interest and t.source_institution == institution[physician_id])
+            ),
+            key=lambda t: (reads[t.id], t.ls_task_id),
+        )
+        for task in choices[:wanted]:
+            reads[task.id] += 1
+            rows.append(
+                {
+                    "task_id": task.id,
+                    "physician_id": physician_id,
+                    "leased_until": lease_end,
+                    "is_gold_read": True,
+                }
+            )
+    return rows
+
+
+def _insert_assignments(session: Session, rows: list[dict[str, object]], now: datetime) -> None:
+    if not rows:
+        return
+    for row in rows:
+        row.update(state=AssignmentState.ASSIGNED.value, created_at=now, updated_at=now)
+    ids = session.scalars(insert(ASSIGNMENTS).returning(ASSIGNMENTS.c.id), rows).all()
+    session.execute(
+        insert(EVENTS),
+        [
+            {"assignment_id": i, "from_state": None, "to_state": "assigned", "reason": "routed", "at": now}
+            for i in ids
+        ],
+    )
+
+
+def route_new_tasks(
+    session: Session,
+    project: ProjectRecord,
+    ls_task_ids: Iterable[int],
+    infos: Mapping[int, TaskInfo] | None = None,
+    now: datetime | None = None,
+) -> RouteReport:
+    """Register freshly created Label Studio tasks and route just those (after ingest or TASKS_CREATED).
+
+    Args:
+        infos: per task id, what ingest knows (source institution, content key, gold, prediction score).
+    """
+    ids = list(ls_task_ids)
+    infos = infos or {}
+    register_tasks(session, project, [infos.get(i, TaskInfo(i)) for i in ids])
+    return route_project(session, project, now, ids)
+
+
+def reroute_physician(session: Session, physician: Physician, reason: str, now: datetime) -> RouteReport:
+    """Take a physician's open (assigned, not submitted) reads away and route those tasks to others."""
+    open_rows = session.execute(
+        select(Assignment.id, RoutedTask.project_id, RoutedTask.ls_task_id)
+        .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+        .where(Assignment.physician_id == physician.id, Assignment.state == AssignmentState.ASSIGNED.value)
+    ).all()
+    _change_state(session, [r.id for r in open_rows], AssignmentState.REROUTED, reason, now)
+    session.flush()
+    total = RouteReport()
+    by_project: dict[int, list[int]] = defaultdict(list)
+    for row in open_rows:
+        by_project[row.project_id].append(row.ls_task_id)
+    for project_id, ls_ids in sorted(by_project.items()):
+        project = session.get(ProjectRecord, project_id)
+        assert project is not None  # the foreign key guarantees it
+        part = route_project(session, project, now, ls_ids)
+        total.assigned += part.assigned
+        total.tasks_routed += part.tasks_routed
+        total.shortfalls.update(part.shortfalls)
+    session.commit()
+    return total
+
+
+def set_active(session: Session, physician_id: int, active: bool, now: datetime | None = None) -> RouteReport:
+    """Pause (and re-route the open work of) or resume a physician."""
+    physician = session.get(Physician, physician_id)
+    if physician is None:
+        raise UnknownRecordError(f"no physician with id {physician_id}")
+    physician.active = active
+    session.flush()
+    if active:
+        session.commit()
+        return RouteReport()
+    return reroute_physician(session, physician, "physician paused", now or datetime.now(UTC))
+
+
+def is_assigned(
+    session: Session, ls_task_id: int, *, physician_id: int | None = None, ls_user_id: int | None = None
+) -> bool:
+    """True if the task is routed to this physician (assigned or submitted): the sync layer refuses others."""
+    if (physician_id is None) == (ls_user_id is None):
+        raise ValueError("give exactly one of physician_id and ls_user_id")
+    query = (
+        select(Assignment.id)
+        .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+        .where(RoutedTask.ls_task_id == ls_task_id, Assignment.state.in_(HOLDING_STATES))
+    )
+    if physician_id is not None:
+        query = query.where(Assignment.physician_id == physician_id)
+    else:
+        query = query.join(Physician, Physician.id == Assignment.physician_id).where(
+            Physician.ls_user_id == ls_user_id
+        )
+    return session.scalar(query.limit(1)) is not None
+
+
+def record_submission(
+    session: Session, ls_task_id: int, ls_user_id: int, now: datetime | None = None
+) -> bool:
+    """Mark the physician's lease on the task as submitted (an annotation arrived); False if not assigned."""
+    assignment_id = session.scalar(
+        select(Assignment.id)
+        .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+        .join(Physician, Physician.id == Assignment.physician_id)
+        .where(
+            RoutedTask.ls_task_id == ls_task_id,
+            Physician.ls_user_id == ls_user_id,
+            Assignment.state == AssignmentState.ASSIGNED.value,
+        )
+    )
+    if assignment_id is None:
+        return False
+    _change_state(
+        session, [assignment_id], AssignmentState.SUBMITTED, "annotation submitted", now or datetime.now(UTC)
+    )
+    session.commit()
+    return True

@@ -1,0 +1,278 @@
+"""Routing end to end on a live Label Studio: project from a template, tasks, pool with LS users, routing,
+worklists (API and page in chromium), Data Manager tabs, and TASKS_CREATED webhooks routing new tasks."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from label_studio_sdk import LabelStudio
+from sqlalchemy import Engine
+from werkzeug.serving import make_server
+
+from medlabel.app import create_app
+from medlabel.db import make_engine, make_sessionmaker, upgrade
+from medlabel.projects import create_project
+from medlabel.routing.demo import demo_pool_rows, seed_demo_routing
+from medlabel.routing.generator import INSTITUTIONS, to_csv
+from medlabel.routing.label_studio import (
+    ensure_ls_users,
+    fetch_task_infos,
+    open_tasks_by_physician,
+    publish,
+    register_tasks_webhook,
+)
+from medlabel.routing.policy import project_by_ls_id
+from medlabel.routing.pool import import_pool_csv, issue_worklist_token, list_physicians
+from medlabel.routing.service import register_tasks, route_project
+from medlabel.settings import Settings
+from tests.fixtures.label_studio import free_port
+
+pytestmark = pytest.mark.label_studio
+TEMPLATE = "radiology_report_classification"
+
+
+@pytest.fixture(scope="module")
+def settings(ls_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The live Label Studio with a platform DB of this module's own: its pools are the only ones there."""
+    database = tmp_path_factory.mktemp("routing-db") / "platform.db"
+    return dataclasses.replace(
+        ls_settings, webhook_secret="live-webhook-secret", database_url=f"sqlite:///{database}"
+    )
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def platform_url(settings: Settings) -> Iterator[str]:
+    """The platform web app served for real (the browser and Label Studio's webhooks reach it)."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_app(settings), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def task_ids_in_view(client: LabelStudio, ls_project_id: int, view_id: int) -> set[int]:
+    return {int(t.id) for t in client.tasks.list(project=ls_project_id, view=view_id, page_size=500)}
+
+
+def report_tasks(n: int, offset: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "data": {"text": f"CT chest: {i} mm nodule in the right upper lobe."},
+            "meta": {
+                "source_institution": INSTITUTIONS[(i + offset) % 4],
+                "content_key": f"report-{i + offset}",
+            },
+        }
+        for i in range(n)
+    ]
+
+
+def test_routing_reaches_each_physician_through_worklists_and_data_manager_tabs(
+    ls_client: LabelStudio,
+    settings: Settings,
+    engine: Engine,
+    platform_url: str,
+    ls_page: Any,
+    unique_title: str,
+) -> None:
+    with make_sessionmaker(engine)() as session:
+        created = create_project(ls_client, settings, TEMPLATE, unique_title, session=session)
+        ls_client.projects.import_tasks(id=created.id, request=report_tasks(14))
+        project = project_by_ls_id(session, created.id)
+
+        report = import_pool_csv(session, to_csv(demo_pool_rows("radiology", None, size=12, seed=21)))
+        assert report.errors == [] and report.created == 12
+        physicians = list_physicians(session)
+        assert ensure_ls_users(ls_client, session, physicians) == 12
+        assert ensure_ls_users(ls_client, session, physicians) == 0  # matched by e-mail, nothing new
+        emails = {(u.email or "").lower(): u.id for u in ls_client.users.list()}
+        assert all(emails[p.email] == p.ls_user_id for p in physicians)
+
+        assert register_tasks(session, project, fetch_task_infos(ls_client, project)) == 14
+        routed = route_project(session, project)
+        assert routed.assigned == 14 * 3 and routed.shortfalls == {}
+        views = publish(ls_client, settings, session, project)
+        open_tasks = open_tasks_by_physician(session, project)
+        assert set(views) == set(open_tasks) and len(views) >= 3
+        tokens = {pid: issue_worklist_token(session, pid) for pid in views}
+
+    import httpx
+
+    for physician_id, view_id in views.items():
+        expected = set(open_tasks[physician_id])
+        assert task_ids_in_view(ls_client, created.id, view_id) == expected
+        response = httpx.get(
+            f"{platform_url}/api/physicians/{physician_id}/worklist",
+            headers={"Authorization": f"Bearer {tokens[physician_id]}"},
+        )
+        assert response.status_code == 200
+        assert {item["ls_task_id"] for item in response.json()["assignments"]} == expected
+
+    context = ls_page.context
+    for physician_id in sorted(views)[:2]:
+        page = context.new_page()
+        page.goto(f"{platform_url}/physicians/{physician_id}/worklist?token={tokens[physician_id]}")
+        assert page.url.endswith(f"/physicians/{physician_id}/worklist")  # token moved into a cookie
+        shown = {
+            int(x)
+            for x in page.locator("#worklist tbody tr").evaluate_all("rows => rows.map(r => r.dataset.task)")
+        }
+        assert shown == set(open_tasks[physician_id])
+        link = page.locator("a.open-task").first.get_attribute("href")
+        assert link is not None and link.startswith(
+            f"{settings.label_studio_url}/projects/{created.id}/data?task="
+        )
+        page.goto(link)  # the link opens the task in Label Studio (the page is logged in as admin)
+        page.wait_for_load_state("networkidle")
+        assert f"/projects/{created.id}/data" in page.url
+        page.close()
+    other = sorted(views)[2]
+    page = context.new_page()
+    response = page.goto(f"{platform_url}/physicians/{other}/worklist")
+    assert response is not None and response.status == 403  # no token of theirs: refused
+    page.close()
+
+
+def test_tasks_created_webhook_routes_new_tasks_and_updates_tabs(
+    ls_client: LabelStudio, settings: Settings, engine: Engine, platform_url: str, unique_title: str
+) -> None:
+    with make_sessionmaker(engine)() as session:
+        created = create_project(ls_client, settings, TEMPLATE, unique_title, session=session)
+        project = project_by_ls_id(session, created.id)
+        import_pool_csv(session, to_csv(demo_pool_rows("radiology", None, size=12, seed=21)))
+        register_tasks_webhook(ls_client, settings, project, platform_url)
+        assert register_tasks_webhook(ls_client, settings, project, platform_url) == register_tasks_webhook(
+            ls_client, settings, project, platform_url
+        )
+
+    ls_client.projects.import_tasks(id=created.id, request=report_tasks(5, offset=100))
+    ls_ids = {int(t.id) for t in ls_client.tasks.list(project=created.id)}
+    assert len(ls_ids) == 5
+    deadline = time.monotonic() + 20
+    with make_sessionmaker(engine)() as session:
+        project = project_by_ls_id(session, created.id)
+        while True:  # routed inside the webhook call, which Label Studio may stop waiting for after 1 s
+            session.rollback()
+            open_tasks = open_tasks_by_physician(session, project)
+            routed = sorted(t for ids in open_tasks.values() for t in ids)
+            if routed == sorted(list(ls_ids) * 3) or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert routed == sorted(list(ls_ids) * 3)
+        while True:  # tabs are written after the webhook answered
+            tabs = {
+                int(str(v.data["title"]).split("#")[1].split()[0]): int(v.id)
+                for v in ls_client.views.list(project=created.id)
+                if isinstance(v.data, dict) and str(v.data.get("title", "")).startswith("medlabel worklist #")
+            }
+            if set(tabs) == set(open_tasks) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert set(tabs) == set(open_tasks)
+        for physician_id, view_id in tabs.items():
+            assert task_ids_in_view(ls_client, created.id, view_id) == set(open_tasks[physician_id])
+
+
+def test_demo_seeding_routes_the_demo_project(
+    ls_client: LabelStudio, settings: Settings, engine: Engine, unique_title: str
+) -> None:
+    with make_sessionmaker(engine)() as session:
+        created = create_project(
+            ls_client, settings, "chest_xray_chexpert", unique_title, with_sample_task=True, session=session
+        )
+        first = seed_demo_routing(session, ls_client, settings, created.id)
+        again = seed_demo_routing(session, ls_client, settings, created.id)
+        project = project_by_ls_id(session, created.id)
+        open_tasks = open_tasks_by_physician(session, project)
+    assert first.report.assigned == 3 and again.report.assigned == 0
+    assert set(first.views) == set(open_tasks) == set(again.tokens)
+    for view_id in again.views.values():
+        assert task_ids_in_view(ls_client, created.id, view_id) == {created.sample_task_id}
+
+
+def test_pool_and_route_commands(
+    monkeypatch: pytest.MonkeyPatch,
+    ls_client: LabelStudio,
+    settings: Settings,
+    engine: Engine,
+    tmp_path: Path,
+    unique_title: str,
+) -> None:
+    from medlabel import cli
+    from medlabel.routing import cli as routing_cli
+
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setattr(routing_cli, "get_settings", lambda: settings)
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+
+    rows = demo_pool_rows("radiology", None, size=10, seed=33)
+    good = to_csv(rows)
+    bad_row = "KMA-9-1,Han Jiwoo,han@example.org,specialist,radiology,dermatology,,ko,Severance Hospital,20\n"
+    csv_file = tmp_path / "physicians.csv"
+    csv_file.write_text(good + bad_row, encoding="utf-8")
+    first = run("pool", "import", str(csv_file))
+    assert first.exit_code == 2
+    assert (
+        "physicians.csv: row 12, board_certified: 'dermatology' is not among the row's specialties"
+        in first.output
+    )
+    assert "pool import: 10 created, 0 updated, 0 unchanged, 1 rows with errors" in first.output
+    assert "label studio: 10 users created" in first.output
+    csv_file.write_text(good, encoding="utf-8")
+    again = run("pool", "import", str(csv_file))
+    assert again.exit_code == 0 and "0 created, 0 updated, 10 unchanged" in again.output
+    assert "label studio: 0 users created" in again.output
+
+    listed = run("pool", "list", "--specialty", "radiology")
+    assert listed.exit_code == 0 and "radiology*" in listed.output
+    assert run("pool", "list", "--specialty", "astrology").exit_code == 2
+
+    with make_sessionmaker(engine)() as session:
+        created = create_project(ls_client, settings, TEMPLATE, unique_title, session=session)
+    ls_client.projects.import_tasks(id=created.id, request=report_tasks(6, offset=500))
+    bad_policy = run("route", "policy", "--project", str(created.id), "--min-tier", "labeler")
+    assert bad_policy.exit_code == 2 and "below the template's minimum resident" in bad_policy.output
+    policy = run("route", "policy", "--project", str(created.id), "--reads", "2", "--client", "Acme AI")
+    assert policy.exit_code == 0 and "Acme AI" in policy.output
+    assert ls_client.projects.get(id=created.id).maximum_annotations == 2
+
+    routed = run("route", "--project", str(created.id))
+    assert routed.exit_code == 0, routed.output
+    assert (
+        f"project {created.id}: 6 new tasks" in routed.output
+        and "12 reads assigned on 6 tasks" in routed.output
+    )
+    task_id = min(int(t.id) for t in ls_client.tasks.list(project=created.id))
+    explained = run("route", "explain", str(task_id))
+    assert explained.exit_code == 0
+    chosen = [line.split()[0] for line in explained.output.splitlines() if " assigned " in line]
+    assert len(chosen) == 2
+    assert "physicians: wrong_specialty" in explained.output or "physicians: tier_too_low" in explained.output
+
+    paused = run("pool", "pause", chosen[0])
+    assert paused.exit_code == 0 and f"physician {chosen[0]} paused" in paused.output
+    after = run("route", "explain", str(task_id))
+    assert f"{chosen[0]:>5}" in after.output and "read_before" in after.output
+    shown = run("pool", "show", chosen[0])
+    assert "paused" in shown.output and "rerouted" in shown.output
+    assert run("pool", "resume", chosen[0]).exit_code == 0
+    assert run("pool", "show", "999999").exit_code == 2

@@ -1,0 +1,149 @@
+"""Worklist API/page access control and the TASKS_CREATED webhook, through the real Flask app on SQLite."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from medlabel.app import create_app
+from medlabel.db import make_engine, make_sessionmaker, upgrade
+from medlabel.models import Assignment, ProjectRecord
+from medlabel.routing.generator import generate_pool, to_csv
+from medlabel.routing.pool import import_pool_csv, issue_worklist_token
+from medlabel.settings import Settings
+
+SECRET = "webhook-secret-for-tests"
+LS_URL = "http://ls.invalid:8080"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    settings = dataclasses.replace(
+        Settings(),
+        database_url=f"sqlite:///{tmp_path / 'platform.db'}",
+        webhook_secret=SECRET,
+        label_studio_url=LS_URL,
+        state_dir=tmp_path,
+    )
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with make_sessionmaker(engine)() as session:
+        import_pool_csv(session, to_csv(generate_pool(60, seed=11)))
+        session.add(
+            ProjectRecord(
+                ls_project_id=77,
+                title="CXR batch",
+                template_id="radiology_report_classification",
+                template_version=1,
+                language="en",
+                label_codes={},
+                reads=2,
+            )
+        )
+        session.commit()
+    app = create_app(settings)
+    app.extensions["test_sessions"] = make_sessionmaker(engine)
+    yield app
+    engine.dispose()
+
+
+def db(app: Flask) -> Session:
+    session: Session = app.extensions["test_sessions"]()
+    return session
+
+
+def tasks_created(ls_task_ids: list[int], project: int = 77) -> dict[str, Any]:
+    return {
+        "action": "TASKS_CREATED",
+        "project": {"id": project, "title": "CXR batch"},
+        "tasks": [
+            {
+                "id": i,
+                "data": {"text": "..."},
+                "meta": {"source_institution": "Severance Hospital"},
+                "predictions": [],
+            }
+            for i in ls_task_ids
+        ],
+    }
+
+
+def post_webhook(client: FlaskClient, body: Any, secret: str = SECRET) -> Any:
+    return client.post(
+        "/webhooks/label-studio/tasks-created", json=body, headers={"X-Medlabel-Secret": secret}
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ([1, 2], "body must be a JSON object"),
+        (
+            {"action": "ANNOTATION_CREATED", "project": {"id": 77}, "tasks": []},
+            "action must be TASKS_CREATED",
+        ),
+        ({"action": "TASKS_CREATED", "project": {"id": "77"}, "tasks": []}, "project.id must be an integer"),
+        ({"action": "TASKS_CREATED", "project": {"id": 77}, "tasks": [{"id": None}]}, "tasks must be a list"),
+        ({"action": "TASKS_CREATED", "project": {"id": 77}}, "tasks must be a list"),
+    ],
+    ids=["not-object", "wrong-action", "project-id", "task-id", "no-tasks"],
+)
+def test_malformed_webhook_is_a_400_with_a_message(app: Flask, body: Any, detail: str) -> None:
+    response = post_webhook(app.test_client(), body)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_webhook" and detail in response.json["detail"]
+    with db(app) as session:
+        assert session.scalar(select(Assignment.id)) is None
+
+
+def test_webhook_needs_the_shared_secret(app: Flask) -> None:
+    client = app.test_client()
+    assert post_webhook(client, tasks_created([1]), secret="wrong").status_code == 403
+    assert client.post("/webhooks/label-studio/tasks-created", json=tasks_created([1])).status_code == 403
+
+
+def test_webhook_routes_new_tasks_and_worklists_show_them_only_to_their_owner(app: Flask) -> None:
+    client = app.test_client()
+    response = post_webhook(client, tasks_created([501, 502, 503]))
+    assert response.status_code == 200 and response.json["assigned"] == 6
+    assert post_webhook(client, tasks_created([501], project=999)).json["status"] == "ignored"
+    with db(app) as session:
+        rows = session.execute(select(Assignment.physician_id, Assignment.task_id)).all()
+        owners = sorted({pid for pid, _ in rows})
+        tokens = {pid: issue_worklist_token(session, pid) for pid in owners}
+    first, second = owners[0], owners[1]
+
+    listed = client.get(
+        f"/api/physicians/{first}/worklist", headers={"Authorization": f"Bearer {tokens[first]}"}
+    )
+    assert listed.status_code == 200
+    items = listed.json["assignments"]
+    expected = sum(1 for pid, _ in rows if pid == first)
+    assert len(items) == expected > 0
+    assert all(i["url"] == f"{LS_URL}/projects/77/data?task={i['ls_task_id']}" for i in items)
+    assert {i["ls_task_id"] for i in items} <= {501, 502, 503}
+
+    other = client.get(
+        f"/api/physicians/{first}/worklist", headers={"Authorization": f"Bearer {tokens[second]}"}
+    )
+    assert other.status_code == 403 and other.json["error"] == "forbidden"
+    assert client.get(f"/api/physicians/{first}/worklist").status_code == 403
+
+    redirect = client.get(f"/physicians/{first}/worklist?token={tokens[first]}")
+    assert redirect.status_code == 302 and redirect.headers["Location"].endswith(
+        f"/physicians/{first}/worklist"
+    )
+    assert "HttpOnly" in redirect.headers["Set-Cookie"]
+    page = client.get(f"/physicians/{first}/worklist")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count('class="open-task"') == expected
+    assert app.test_client().get(f"/physicians/{first}/worklist").status_code == 403  # no cookie
