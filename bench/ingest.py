@@ -61,7 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR)  # quarantine warnings of the 100+ refused test files are noise here
+    # The quarantine warnings of the 100+ refused test files are noise here.
+    logging.basicConfig(level=logging.ERROR)
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     server = LabelStudioServer(

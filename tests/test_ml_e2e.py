@@ -8,8 +8,6 @@ Manager action) and forwards annotations to the backend's /webhook, which re-fit
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,32 +22,16 @@ from config_templates import LabelEntry, Overrides
 from medlabel.errors import LabelStudioError
 from medlabel.projects import create_project, local_files_url
 from medlabel.settings import Settings
-from medlabel.stack import _gunicorn, _wait_healthy
 from tests.fixtures.label_studio import free_port, project_count
+from tests.fixtures.ml_backend import running_ml_backend
 from tests.fixtures.ml_media import MODALITIES
 from tests.fixtures.modality_images import modality_images
 
 
 @pytest.fixture
 def ml_backend(ls_settings: Settings, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "LABEL_STUDIO_URL": ls_settings.label_studio_url,
-        "LABEL_STUDIO_API_KEY": ls_settings.label_studio_api_key,
-        "MODEL_DIR": str(tmp_path / "models"),
-        "LOG_LEVEL": "INFO",
-    }
-    log = tmp_path / "ml-backend.log"
-    server = _gunicorn("ml_backend._wsgi:app", port, env, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(f"{url}/health", server, "ML backend")
+    with running_ml_backend(ls_settings, tmp_path) as url:
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
-        print(log.read_text()[-4000:])  # shown by pytest when the test fails
 
 
 def _import(client: LabelStudio, settings: Settings, project: int, items: list[Any], name: str) -> list[int]:

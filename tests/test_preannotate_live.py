@@ -24,31 +24,14 @@ from config_templates import Overrides
 from medlabel.preannotate import QUEUE_NAME, lowest_prediction_scores, preannotate
 from medlabel.projects import create_project, local_files_url
 from medlabel.settings import PROJECT_ROOT, Settings, get_settings
-from medlabel.stack import _gunicorn, _wait_healthy
 from medlabel.synthetic import synthetic_ecg, synthetic_note
-from tests.fixtures.label_studio import free_port
+from tests.fixtures.ml_backend import running_ml_backend
 
 
 @pytest.fixture(scope="module")
 def ml_url(ls_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("ml")
-    port = free_port()
-    env = {
-        **os.environ,
-        "LABEL_STUDIO_URL": ls_settings.label_studio_url,
-        "LABEL_STUDIO_API_KEY": ls_settings.label_studio_api_key,
-        "MODEL_DIR": str(folder / "models"),
-        "LOG_LEVEL": "INFO",
-    }
-    log = folder / "ml-backend.log"
-    server = _gunicorn("ml_backend._wsgi:app", port, env, log)
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}/health", server, "ML backend")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
-        print(log.read_text()[-4000:])  # shown by pytest when a test fails
+    with running_ml_backend(ls_settings, tmp_path_factory.mktemp("ml")) as url:
+        yield url
 
 
 def _project(client: LabelStudio, settings: Settings, template: str, ml_url: str) -> int:
