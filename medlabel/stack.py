@@ -83,6 +83,10 @@ def run_stack(settings: Settings, ls_port: int, web_port: int, ml_port: int) -> 
                 os.killpg(child.pid, signal.SIGKILL)
         ls.stop()
 
+    # Installed before anything starts, so Ctrl-C or SIGTERM during start-up stops what has started too
+    # (explicit for SIGINT: a shell may start us with it ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         click.echo(f"starting Label Studio on {ls.url} (first start runs migrations, ~30 s) …")
         ls.start()
@@ -131,8 +135,6 @@ def run_stack(settings: Settings, ls_port: int, web_port: int, ml_port: int) -> 
         f"  logs             {logs}\n"
         "Press Ctrl-C to stop."
     )
-    signal.signal(signal.SIGINT, _interrupt)  # explicit: a shell may start us with SIGINT ignored
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while all(child.poll() is None for child in children) and ls.process and ls.process.poll() is None:
             time.sleep(1)

@@ -175,7 +175,9 @@ def route_project(
     task_query = select(RoutedTask).where(RoutedTask.project_id == project.id)
     if ls_task_ids is not None:
         task_query = task_query.where(RoutedTask.ls_task_id.in_(list(ls_task_ids)))
-    tasks = session.scalars(task_query).all()
+    # Row locks (PostgreSQL; SQLite serialises writers anyway) so that two routing runs at once, e.g. ingest's
+    # and the TASKS_CREATED webhook's, cannot both see a task short of reads and both fill it.
+    tasks = session.scalars(task_query.with_for_update()).all()
     by_id = {t.id: t for t in tasks}
     held: dict[int, int] = defaultdict(int)
     ever: dict[int, set[int]] = defaultdict(set)
