@@ -252,8 +252,7 @@ def _content_key(*parts: str) -> str:
 
 
 def _quarantine(key: str, exc: SourceRejected) -> Quarantine:
-    log.info("quarantined source %s: %s", key, exc.reason)
-    return Quarantine(source_key=key, reason=exc.reason, detail=exc.detail)
+    return exc.quarantine(key)  # the ingest driver logs it, once
 
 
 def _validate(options: IngestOptions) -> None:
