@@ -4,10 +4,12 @@ text and PHI. No Label Studio needed: the plugin only writes PNGs and task draft
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import re
 import struct
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -414,3 +416,25 @@ def test_bad_options_fail_before_anything_is_written(tmp_path: Path) -> None:
     with pytest.raises(InvalidIngestOptionsError, match="region"):
         _convert(ct, tmp_path / "m", burned_in_regions=((0, 0, 0, 10),))
     assert not (tmp_path / "m").exists()
+
+
+def test_invalid_identifying_values_are_never_echoed_by_pydicom(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pydicom logs and warns with the raw value when one is invalid for its VR; before de-identification
+    that value is PHI (a birth date typed as text, an over-long name)."""
+    path = tmp_path / "invalid.dcm"
+    with warnings.catch_warnings():  # making the bad file warns too
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+        ds.PatientName = "Canaryhong^Gildong" + "x" * 60
+        ds.add_new(0x00100030, "DA", "CANARY99")
+        ds.add_new(0x00081030, "LO", "Canary study " + "y" * 80)
+        ds.save_as(path)
+    caplog.set_level(logging.DEBUG)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batch = _convert([path], tmp_path / "media", series_mode="frame")
+    assert len(batch.drafts) == 1 and not batch.quarantines
+    echoed = caplog.text + "\n".join(str(w.message) for w in caught)
+    assert "CANARY" not in echoed.upper()

@@ -17,6 +17,7 @@ import warnings
 from typing import Any, BinaryIO
 
 import numpy as np
+import pydicom.config
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import read_dataset
@@ -27,6 +28,11 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import VR
 
 from plugins.base import SourceRejected
+
+# pydicom logs and warns with the raw value when one is invalid for its VR ("Invalid value for VR DA:
+# '<birth date>'"). Hospital files hold such values and, before de-identification, they are PHI: ingest never
+# validates values on reading (de-identification replaces or removes the identifying ones anyway).
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
 
 # Stable quarantine reason codes this package can produce, with what each means (README table source).
 REASONS: dict[str, str] = {
