@@ -241,10 +241,14 @@ def test_ecg_and_notes_reach_their_templates_and_wrong_kinds_are_refused(
     notes_project = _project(ls_client, ls_settings, session, "clinical_ner_relations", "ingest notes")
     notes = tmp_path / "notes.jsonl"
     text = "Patient John Smith (MRN 12345678), seen 2024-03-05, phone 010-1234-5678. Metformin 500 mg bid."
-    start = text.index("Metformin")
-    notes.write_text(
-        json.dumps({"text": text, "spans": [{"start": start, "end": start + 9, "label": "drug"}]}) + "\n"
-    )
+    start, strength = text.index("Metformin"), text.index("500 mg")
+    spans = [
+        {"start": start, "end": start + 9, "label": "medication"},  # the catalog code
+        {"start": strength, "end": strength + 6, "label": "Strength"},  # the label shown
+        {"start": 0, "end": 7, "label": "demographics"},  # a label the project lacks: left out
+        {"start": 8, "end": 18, "label": "Problem"},  # the name: overlaps an identifier, dropped
+    ]
+    notes.write_text(json.dumps({"text": text, "spans": spans}) + "\n")
     result = IngestRun(ls_client, ls_settings, session, notes_project).run([notes])
     assert result.ingested == 1, result.reasons()
     (task,) = ls_client.tasks.list(project=notes_project)
@@ -252,6 +256,13 @@ def test_ecg_and_notes_reach_their_templates_and_wrong_kinds_are_refused(
     for identifier in ("John", "Smith", "12345678", "2024-03-05", "010-1234-5678"):
         assert identifier not in scrubbed
     assert "Metformin 500 mg bid" in scrubbed
+    # the spans that came with the note arrive as a prediction, moved onto the scrubbed text
+    (prediction,) = ls_client.predictions.list(task=task.id)
+    assert prediction.model_version == "source-spans"
+    regions = sorted((r["value"]["labels"][0], r["value"]["text"]) for r in prediction.result)
+    assert regions == [("Medication", "Metformin"), ("Strength", "500 mg")]
+    for region in prediction.result:
+        assert scrubbed[region["value"]["start"] : region["value"]["end"]] == region["value"]["text"]
 
 
 def test_large_ingests_run_as_queue_jobs(

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 
 from medlabel.errors import LabelStudioError
 from medlabel.ingest.sources import Refused, private_dir, remove_scratch, walk
+from medlabel.ingest.spans import label_lookup, span_prediction
 from medlabel.ingest.target import ProjectTarget, project_target
 from medlabel.ls_client import call
-from medlabel.models import IngestedItem, IngestKey
+from medlabel.models import IngestedItem, IngestKey, ProjectRecord
 from medlabel.projects import local_files_url
 from medlabel.settings import Settings
 from plugins import load_plugins
@@ -131,6 +132,9 @@ class IngestRun:
         self.result = IngestResult(project_id=project_id, run_id=self.run_id)
         project = call("read project", lambda: client.projects.get(id=project_id))
         self.target: ProjectTarget = project_target(project.label_config or "")
+        record = session.scalar(select(ProjectRecord).where(ProjectRecord.ls_project_id == project_id))
+        codes = (record.label_codes if record else {}).get(self.target.span_control or "", {})
+        self.span_labels = label_lookup(self.target, codes)
         self.options = dataclasses.replace(
             options or IngestOptions(),
             data_key=self.target.data_key,
@@ -268,7 +272,7 @@ class IngestRun:
             response = call(
                 "import tasks",
                 lambda: self.client.projects.import_tasks(
-                    id=self.project_id, request=[{"data": d.data} for d, _ in batch], return_task_ids=True
+                    id=self.project_id, request=[self._task(d) for d, _ in batch], return_task_ids=True
                 ),
             )
             task_ids = list((response.model_extra or {}).get("task_ids") or [])
@@ -301,6 +305,16 @@ class IngestRun:
             self.result.content_keys[task_id] = draft.content_key
             for key in draft.source_keys:
                 self._record(Entry(self._name(key), key, "task", task_id=task_id))
+
+    def _task(self, draft: TaskDraft) -> dict[str, Any]:
+        """The task to import: its data, and the spans that came with it as a prediction to confirm."""
+        task: dict[str, Any] = {"data": draft.data}
+        prediction, left_out = span_prediction(draft.facts.get("spans") or [], self.target, self.span_labels)
+        if prediction is not None:
+            task["predictions"] = [prediction]
+        if left_out:
+            logger.info("%s spans of a task have labels this project does not have", left_out)
+        return task
 
     def _publish(self, media: list[Path]) -> list[Path]:
         """Move staged media to the served folder; returns the files this call created."""

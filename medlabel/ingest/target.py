@@ -26,8 +26,12 @@ class ProjectTarget:
     """The data key a project's template reads, and whether it takes a list of images (a series)."""
 
     object_tag: str
+    object_name: str
     data_key: str
     takes_list: bool
+    #: The span-labelling control on that object (`Labels` on a text), where spans that came with the data go.
+    span_control: str | None = None
+    span_labels: tuple[str, ...] = ()
 
     @property
     def plugins(self) -> tuple[str, ...]:
@@ -44,7 +48,17 @@ def project_target(label_config: str) -> ProjectTarget:
         variable = value_list or obj.attr.get("value") or ""
         if not variable.startswith("$"):
             continue
-        return ProjectTarget(object_tag=obj.tag, data_key=variable[1:], takes_list=bool(value_list))
+        spans = next(
+            (c for c in interface.controls if c.tag == "Labels" and obj.name in (c.to_name or [])), None
+        )
+        return ProjectTarget(
+            object_tag=obj.tag,
+            object_name=obj.name,
+            data_key=variable[1:],
+            takes_list=bool(value_list),
+            span_control=spans.name if spans else None,
+            span_labels=tuple(spans.labels) if spans else (),
+        )
     tags = sorted({o.tag for o in interface.objects})
     raise IngestTargetError(
         f"the project's labeling config has no object ingest can feed (has {', '.join(tags) or 'none'}; "
