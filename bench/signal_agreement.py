@@ -106,28 +106,16 @@ def beat_learning_agreement(root: Path, train: int, test: int) -> tuple[float, f
     held_out = [strip(20_000 + i) for i in range(test)]
 
     def accuracy() -> float:
-        right = total = 0
-        for prediction, (_, ecg) in zip(model.predict([t for t, _ in held_out]), held_out, strict=True):
-            for true in ecg.beats:
-                total += 1
-                right += any(
-                    r["value"]["start"] <= true.r_peak <= r["value"]["end"]
-                    and r["value"]["timeserieslabels"] == [values[f"aami_{true.aami.lower()}"]]
-                    for r in prediction["result"]
-                    if r["from_name"] == "beats"
-                )
-        return right / total
+        predictions = model.predict([t for t, _ in held_out])
+        found = sum(
+            ecg.beats_found(p["result"], values) for p, (_, ecg) in zip(predictions, held_out, strict=True)
+        )
+        return found / sum(len(ecg.beats) for _, ecg in held_out)
 
     before = accuracy()
     annotated = []
     for task, ecg in (strip(21_000 + i) for i in range(train)):
-        regions = [
-            {"from_name": "beats", "to_name": "ts", "type": "timeserieslabels",
-             "value": {"start": b.qrs_onset, "end": b.qrs_offset, "instant": False,
-                       "timeserieslabels": [values[f"aami_{b.aami.lower()}"]]}}
-            for b in ecg.beats
-        ]  # fmt: skip
-        annotated.append((task, {"id": task["id"], "result": regions}))
+        annotated.append((task, {"id": task["id"], "result": ecg.beat_regions(values)}))
     model.fit_annotations(annotated, replace=False)
     return before, accuracy()
 

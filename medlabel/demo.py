@@ -8,7 +8,6 @@ idempotent, so a restart finds the same projects and adds nothing.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import shutil
@@ -68,12 +67,9 @@ def _ecgs(folder: Path) -> None:
     shutil.copyfile(get_testdata_file("waveform_ecg.dcm"), folder / "waveform_ecg.dcm")
     strips = (("sinus_rhythm", 72.0, 0), ("sinus_rhythm", 58.0, 5), ("atrial_fibrillation", 96.0, 0))
     for index, (rhythm, rate, pvc_every) in enumerate(strips):
-        ecg = synthetic_ecg(rhythm=rhythm, heart_rate=rate, pvc_every=pvc_every, seed=index)
-        with (folder / f"strip{index}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["time", "II", "V1"])
-            for t, ii, v1 in zip(ecg.time, ecg.leads["II"], ecg.leads["V1"], strict=True):
-                writer.writerow([f"{t:.6f}", f"{ii:.4f}", f"{v1:.4f}"])
+        synthetic_ecg(rhythm=rhythm, heart_rate=rate, pvc_every=pvc_every, seed=index).write_csv(
+            folder / f"strip{index}.csv"
+        )
 
 
 def _notes(folder: Path) -> None:

@@ -9,9 +9,10 @@ recorded while the text is written, so the truth never comes from the rules bein
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,31 @@ class SyntheticEcg:
         if self.heart_rate < 60:
             return "sinus_bradycardia"
         return "sinus_tachycardia" if self.heart_rate > 100 else "sinus_rhythm"
+
+    def beat_regions(
+        self, labels: Mapping[str, str], control: str = "beats", to_name: str = "ts"
+    ) -> list[dict[str, Any]]:
+        """The regions a physician would draw: each beat's QRS with its AAMI class (`labels`: code → value)."""
+        return [
+            {"from_name": control, "to_name": to_name, "type": "timeserieslabels",
+             "value": {"start": b.qrs_onset, "end": b.qrs_offset, "instant": False,
+                       "timeserieslabels": [labels[f"aami_{b.aami.lower()}"]]}}
+            for b in self.beats
+        ]  # fmt: skip
+
+    def beats_found(
+        self, result: list[dict[str, Any]], labels: Mapping[str, str], control: str = "beats"
+    ) -> int:
+        """How many placed beats a predicted region of the right class covers at the R peak."""
+        return sum(
+            any(
+                r["value"]["start"] <= beat.r_peak <= r["value"]["end"]
+                and r["value"]["timeserieslabels"] == [labels[f"aami_{beat.aami.lower()}"]]
+                for r in result
+                if r["from_name"] == control
+            )
+            for beat in self.beats
+        )
 
     def write_csv(self, target: Path) -> Path:
         """Write the Label Studio time-series layout (`time` + one column per lead, like samples.py)."""

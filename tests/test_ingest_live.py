@@ -340,3 +340,27 @@ def test_ingested_tasks_are_routed_at_once_never_to_the_source_institution(
         ).all()
         assert len({p.id for p in readers}) + report.shortfalls.get(task_id, 0) == project.reads
         assert readers and all(p.institution != hospital for p in readers)
+
+
+def test_a_plugin_bug_quarantines_its_files_and_the_other_plugins_go_on(
+    ls_client: LabelStudio,
+    ls_settings: Settings,
+    session: Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fault no real file causes (a bug in a plugin), so the plugin is made to fail."""
+
+    def broken(self, sources, context):  # type: ignore[no-untyped-def]
+        raise RuntimeError("bug")
+        yield  # a generator, like the real convert
+
+    monkeypatch.setattr(DicomPlugin, "convert", broken)
+    project_id = _project(ls_client, ls_settings, session, "chest_xray_chexpert", "ingest plugin bug")
+    source = tmp_path / "in"
+    source.mkdir()
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        shutil.copyfile(get_testdata_file(name), source / name)
+    result = IngestRun(ls_client, ls_settings, session, project_id).run([source])
+    assert result.reasons() == {"plugin_error": 2} and result.ingested == 0
+    assert {e.source for e in result.entries} == {"in/CT_small.dcm", "in/MR_small.dcm"}

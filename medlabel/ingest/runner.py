@@ -239,8 +239,8 @@ class IngestRun:
                     self._accept(outcome, plugin.name)
         except Exception as exc:  # a plugin bug must not stop the other plugins or lose the batch so far
             logger.exception("plugin %s failed", plugin.name)
-            for source in files:
-                key = _key_of(self.secret, source)
+            handed = {id(source) for source in files}
+            for key in [k for k, source in self.names.items() if id(source) in handed]:
                 if key not in self.done:
                     self._quarantine(
                         Quarantine(key, "plugin_error", f"{plugin.name} plugin failed: {type(exc).__name__}")
