@@ -1,10 +1,12 @@
-"""Pre-annotation benchmark: /predict latency and throughput with 1 vs 2 gunicorn workers, and agreement of
-the pre-annotations with truth built independently of the models.
+"""Pre-annotation benchmark: the rate of `medlabel preannotate` through Label Studio before and after Label Studio
+drove it (`bench/ls_preannotate.py`), /predict latency and throughput with 1 vs 2 gunicorn workers, and agreement
+of the pre-annotations with truth built independently of the models.
 
-    .venv/bin/python -m bench.preannotate [--tasks 24] [--clients 4]
+    .venv/bin/python -m bench.preannotate [--only backend|label-studio] [--ls-tasks 60] [--tasks 24] [--clients 4]
 
-No Label Studio is needed: tasks point at `/data/local-files/?d=<file>` URLs, which label-studio-ml reads
-straight from LOCAL_FILES_DOCUMENT_ROOT (set to the benchmark's temporary folder for the backend).
+The rate starts a Label Studio of its own (see bench/ls_preannotate.py). The rest needs none: tasks point at
+`/data/local-files/?d=<file>` URLs, which label-studio-ml reads straight from LOCAL_FILES_DOCUMENT_ROOT (set to
+the benchmark's temporary folder for the backend).
 
 Truth:
 - ECG: synthetic strips with beats placed at known times and classes (`medlabel.synthetic`, sinus at
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -47,10 +50,15 @@ from typing import Any
 import numpy as np
 import requests
 
+from bench import ls_preannotate
 from bench.signal_agreement import beat_learning_agreement, ecg_agreement, ecgsyn_f1, ner_agreement
 from config_templates import Overrides, get_template
 from medlabel.settings import PROJECT_ROOT
 from medlabel.synthetic import synthetic_ecg, synthetic_note
+from ml_backend import WSGI_APP
+
+#: Basic-auth credentials of the backend this benchmark starts (it refuses to start without).
+AUTH = ("bench", secrets.token_urlsafe(24))
 
 ECG_CASES: list[dict[str, Any]] = [
     {"rhythm": "sinus_rhythm", "heart_rate": 72},
@@ -159,6 +167,8 @@ def backend(workers: int, root: Path, model_dir: Path) -> Iterator[str]:
         "LOCAL_FILES_DOCUMENT_ROOT": str(root),
         "LABEL_STUDIO_URL": "http://127.0.0.1:9",  # never contacted: every file is local
         "LABEL_STUDIO_API_KEY": "unused",
+        "BASIC_AUTH_USER": AUTH[0],
+        "BASIC_AUTH_PASS": AUTH[1],
         "LOG_LEVEL": "WARNING",
         # One BLAS/OpenMP thread per worker: numpy's default of one thread per core, times several gunicorn
         # workers, oversubscribes the CPU.
@@ -169,7 +179,7 @@ def backend(workers: int, root: Path, model_dir: Path) -> Iterator[str]:
     log = (root / f"backend-{workers}.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--timeout", "300", "--graceful-timeout", "5", "--preload", "ml_backend._wsgi:app"],
+         "--timeout", "300", "--graceful-timeout", "5", "--preload", WSGI_APP],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -201,13 +211,13 @@ def _project(kind: str) -> str:
 def setup(url: str, loads: dict[str, Workload]) -> None:
     for kind, load in loads.items():
         body = {"project": _project(kind), "schema": load.xml, "hostname": "", "access_token": ""}
-        requests.post(f"{url}/setup", json=body, timeout=60).raise_for_status()
+        requests.post(f"{url}/setup", json=body, timeout=60, auth=AUTH).raise_for_status()
 
 
 def predict_one(url: str, kind: str, load: Workload, task: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     body = {"tasks": [task], "project": _project(kind), "label_config": load.xml, "params": {}}
     started = time.perf_counter()
-    response = requests.post(f"{url}/predict", json=body, timeout=300)
+    response = requests.post(f"{url}/predict", json=body, timeout=300, auth=AUTH)
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     return elapsed, response.json()["results"][0]
@@ -274,7 +284,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=24, help="tasks per task type for each measurement")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients for the throughput run")
+    parser.add_argument(
+        "--only",
+        choices=("backend", "label-studio"),
+        help="backend: /predict and agreement figures only; label-studio: the rate before/after only",
+    )
+    parser.add_argument("--ls-tasks", type=int, default=60, help="tasks per run for the Label Studio rate")
     args = parser.parse_args()
+    if args.only != "backend":
+        ls_preannotate.report(args.ls_tasks)
+    if args.only == "label-studio":
+        return
     with tempfile.TemporaryDirectory(prefix="bench-preannotate-") as tmp:
         root = Path(tmp)
         print(f"building {args.tasks} tasks per type x 4 types …", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import tomllib
@@ -99,23 +100,40 @@ def templates_show(template_id: str, language: str, xml_only: bool) -> None:
 
 @templates.command("validate")
 @click.argument("path_or_id")
-def templates_validate(path_or_id: str) -> None:
-    """Validate a catalog template (by id or folder) or a labeling-config XML file of your own."""
+@click.option("--strict", is_flag=True, help="Treat warnings (attributes Label Studio ignores …) as errors.")
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Templates: also have label-studio-sdk generate and validate a sample prediction (~2 s).",
+)
+def templates_validate(path_or_id: str, strict: bool, deep: bool) -> None:
+    """Validate a catalog template (by id or folder) or a labeling-config XML file of your own.
+
+    An XML file gets Label Studio's own verdict: what it refuses is an error (exit 2); what it accepts but
+    ignores or cannot render in Community is a warning on stderr (exit 0, or 2 with --strict). A template must
+    render in every language with no warning and its sample task must fit; --deep adds the SDK's sample
+    prediction (the test suite runs it on every shipped template).
+    """
     path = Path(path_or_id)
     if path.is_file():
         try:
             xml = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise TemplateError(f"{path} is not UTF-8 text") from exc
-        interface = labeling_config.validate(xml)
-        controls = ", ".join(f"{c.tag} {c.name}" for c in interface.controls)
+        checked = labeling_config.check(xml)
+        if strict:
+            checked.strict()
+        for warning in checked.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        controls = ", ".join(f"{tag} {name}" for tag, name in checked.controls)
         click.echo(f"ok: {path} is a valid labeling config ({controls})")
         return
     template = load_template_dir(path) if path.is_dir() else get_template(path_or_id)
-    check_template(template)
-    click.echo(
-        f"ok: template {template.id} renders in en/ko/both; sample task and sample prediction validate"
+    check_template(template, deep=deep)
+    checked = (
+        "sample task and sample prediction fit" if deep else "sample task fits (sample prediction: --deep)"
     )
+    click.echo(f"ok: template {template.id} renders in en/ko/both; {checked}")
 
 
 # ------------------------------------------------------------------ projects
@@ -249,20 +267,73 @@ def stack_up(ls_port: int, web_port: int, ml_port: int) -> None:
 
 # ------------------------------------------------------------------ commands of other modules
 
-from medlabel.ingest.cli import ingest  # noqa: E402
 
-main.add_command(ingest)
+class LazyCommand(click.Command):
+    """A command registered by name and import path, imported only when it runs.
 
-from ml_backend.cli import ml  # noqa: E402
+    `medlabel --help` and the catalog commands must answer at once, and the other commands' modules import the
+    SDK's client, SQLAlchemy or the ML stack (seconds). The placeholder carries the short help the command list
+    shows; click builds a subcommand's context through `make_context`, so handing that to the real command
+    runs, parses and documents (`medlabel ingest --help`) the real one. click's own lazy-group recipe loads every
+    command to list them, which is what this avoids.
+    """
 
-main.add_command(ml)
+    def __init__(self, name: str, import_path: str, short_help: str) -> None:
+        super().__init__(name, short_help=short_help, help=short_help)
+        self.import_path = import_path
+
+    def load(self) -> click.Command:
+        module_name, _, attribute = self.import_path.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command), self.import_path
+        return command
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        return self.load().make_context(info_name, args, parent=parent, **extra)
 
 
-from medlabel.routing.cli import pool, route  # noqa: E402
-
-main.add_command(pool)
-main.add_command(route)
-
-from medlabel.preannotate_cli import preannotate_command  # noqa: E402
-
-main.add_command(preannotate_command)
+main.add_command(
+    LazyCommand(
+        "ingest", "medlabel.ingest.cli:ingest", "Ingest files, folders and zip archives into a project."
+    )
+)
+main.add_command(LazyCommand("ml", "ml_backend.cli:ml", "The pre-annotation ML backend."))
+main.add_command(
+    LazyCommand(
+        "pool",
+        "medlabel.routing.cli:pool",
+        "The physician pool: import, list, show, pause and resume physicians.",
+    )
+)
+main.add_command(
+    LazyCommand(
+        "route",
+        "medlabel.routing.cli:route",
+        "Route a project's tasks to physicians, or explain or set its policy.",
+    )
+)
+main.add_command(
+    LazyCommand(
+        "preannotate",
+        "medlabel.preannotate_cli:preannotate_command",
+        "Have Label Studio pre-annotate a project's tasks with its ML backend.",
+    )
+)
+main.add_command(
+    LazyCommand(
+        "accounts",
+        "medlabel.accounts.cli:accounts",
+        "Platform accounts: invite physicians and staff, list, revoke; rotate the gateway keys.",
+    )
+)
+main.add_command(
+    LazyCommand(
+        "gateway", "medlabel.gateway.cli:gateway", "What physicians are shown through the labeling gateway."
+    )
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,15 +18,22 @@ from pathlib import Path
 
 from label_studio_sdk import LabelStudio
 from pydicom.data import get_testdata_file
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from medlabel.accounts.operations import account_for_physician, set_password
+from medlabel.accounts.passwords import verify_password
 from medlabel.db import platform_session
 from medlabel.ingest.runner import IngestRun
 from medlabel.ls_client import call
+from medlabel.models import Assignment, Physician
+from medlabel.models.routing import AssignmentState
 from medlabel.preannotate import preannotate
 from medlabel.projects import create_project
 from medlabel.routing.demo import seed_demo_routing
 from medlabel.routing.label_studio import open_tasks_by_physician
 from medlabel.routing.policy import project_by_ls_id
+from medlabel.secret_files import read_or_create
 from medlabel.settings import Settings
 from medlabel.synthetic import synthetic_ecg, synthetic_note
 from plugins.base import IngestOptions
@@ -48,8 +56,21 @@ class DemoProject:
     tasks: int
     routed: int
     predictions: int
-    #: (physician id, worklist token) of the readers routed to, for the start-up banner.
-    worklists: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """One physician's platform login, printed by the stack: it opens their worklist and the editor."""
+
+    email: str
+    password: str
+    open_tasks: int
+
+
+@dataclass
+class Demo:
+    projects: list[DemoProject] = field(default_factory=list)
+    login: DemoLogin | None = None
 
 
 def _xrays(folder: Path) -> None:
@@ -91,8 +112,9 @@ DEMOS = (
 )
 
 
-def run_demo(client: LabelStudio, settings: Settings, ml_url: str) -> list[DemoProject]:
-    """Create (or find) each demo project, ingest its inputs, route them and pre-annotate them."""
+def run_demo(client: LabelStudio, settings: Settings, ml_url: str) -> Demo:
+    """Create (or find) each demo project, ingest its inputs, route them and pre-annotate them; then give
+    the physician with the most open work a password, so the printed login works in a browser."""
     existing = {p.title: int(p.id) for p in call("list projects", lambda: list(client.projects.list()))}
     projects = []
     for seed, spec in enumerate(DEMOS, start=11):
@@ -109,7 +131,7 @@ def run_demo(client: LabelStudio, settings: Settings, ml_url: str) -> list[DemoP
                 ).id
             IngestRun(client, settings, session, project_id, spec.options).run([inputs])
             # Pool first, then routing of every task of the project, then each reader's Data Manager tab.
-            routing = seed_demo_routing(session, client, settings, project_id, size=12, seed=seed)
+            seed_demo_routing(session, client, settings, project_id, size=12, seed=seed)
             record = project_by_ls_id(session, project_id)
             routed = len({t for tasks in open_tasks_by_physician(session, record).values() for t in tasks})
         preannotate(
@@ -123,8 +145,31 @@ def run_demo(client: LabelStudio, settings: Settings, ml_url: str) -> list[DemoP
                 tasks=len(tasks),
                 routed=routed,
                 predictions=sum(1 for t in tasks if any(p.result for p in (t.predictions or []))),
-                worklists=sorted(routing.tokens.items())[:2],
             )
         )
         logger.info("demo project %s ready: %s tasks", project_id, len(tasks))
-    return projects
+    with platform_session(settings) as session:
+        login = demo_login(session, settings)
+    return Demo(projects, login)
+
+
+def demo_login(session: Session, settings: Settings) -> DemoLogin | None:
+    """The busiest reader's account, with a password generated once into the state's secrets folder."""
+    busiest = session.execute(
+        select(Assignment.physician_id, func.count())
+        .where(Assignment.state == AssignmentState.ASSIGNED.value)
+        .group_by(Assignment.physician_id)
+        .order_by(func.count().desc(), Assignment.physician_id)
+        .limit(1)
+    ).first()
+    if busiest is None:
+        return None
+    physician = session.get(Physician, busiest[0])
+    assert physician is not None
+    account = account_for_physician(session, physician)
+    password = read_or_create(
+        settings.state_dir / "secrets" / "demo_physician_password", lambda: secrets.token_urlsafe(12)
+    )
+    if not verify_password(account.password_hash, password) or physician.ls_refresh_token is None:
+        set_password(session, settings, account, password)
+    return DemoLogin(account.email, password, int(busiest[1]))

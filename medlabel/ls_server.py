@@ -109,6 +109,9 @@ def hardened_environment(data_dir: Path, media_root: Path, secrets_dir: Path) ->
         "DJANGO_DB": "sqlite",
         "LOG_LEVEL": "WARNING",
         "JSON_LOG": "0",
+        # LS runs `git describe` in its install folder at start; .ls-venv sits inside our checkout, so it
+        # would describe (and touch the index of) our repository.
+        "GIT_DIR": os.devnull,
     }
 
 

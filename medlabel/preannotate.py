@@ -1,10 +1,15 @@
-"""Batch pre-annotation of a project's existing tasks through its connected ML backend, and the scores
-routing uses to send uncertain tasks first.
+"""Batch pre-annotation of a project's existing tasks, driven by Label Studio, and the scores routing uses to
+send uncertain tasks first.
+
+Label Studio talks to the ML backend, the platform never does: each batch is one `retrieve_tasks_predictions`
+Data Manager action on the batch's task ids, and Label Studio calls the backend's /setup and /predict through
+its own ML connection (the credentials it holds, basic auth included) and stores the answers in bulk. So no API
+token travels to the backend from here, and nothing is created one prediction at a time.
 
 `preannotate` splits the tasks without predictions into batches; each batch is one job (`run_batch`): RQ on
-Redis when MEDLABEL_REDIS_URL is set, in-process otherwise. A batch calls the backend's /setup and /predict
-the way Label Studio does and stores what comes back with `predictions.create`. A task that cannot be
-predicted (its data key is missing, the backend fails on it) is reported and skipped; the others go on.
+Redis when MEDLABEL_REDIS_URL is set, in-process otherwise. A task that cannot be predicted (its data key is
+missing, the backend fails on it) is reported and skipped; the others go on. Label Studio drops a whole batch
+when the backend fails on one of its tasks, so the tasks of such a batch are retried one by one.
 """
 
 from __future__ import annotations
@@ -15,20 +20,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 from label_studio_sdk import LabelStudio
-from label_studio_sdk.label_interface import LabelInterface
 
-from medlabel.errors import LabelStudioError, MedlabelError
+from medlabel.errors import MedlabelError
+from medlabel.labeling_config import data_keys, parse
 from medlabel.ls_client import call, make_client
 from medlabel.settings import Settings, get_settings
 
 QUEUE_NAME = "medlabel-preannotate"
+#: Seconds one batch may take: Label Studio answers the action once the backend has predicted the batch.
 PREDICT_TIMEOUT = 300.0
+#: Label Studio's ML connection states (`ml/models.py::MLBackendState`) that mean no prediction was asked for.
+BACKEND_DOWN = {
+    "DI": "Label Studio cannot reach the ML backend",
+    "ER": "the ML backend answers /setup with an error",
+}
 
 
 class PreannotateError(MedlabelError):
-    """The project cannot be pre-annotated (no ML backend connected, backend unreachable)."""
+    """The project cannot be pre-annotated (no ML backend connected)."""
 
     code = "preannotate_error"
     http_status = 400
@@ -65,14 +75,14 @@ class BatchResult:
 # ------------------------------------------------------------------ reading the project
 
 
-def ml_backend_url(client: LabelStudio, project_id: int) -> str:
-    """URL of the ML backend connected to the project in Label Studio."""
+def connected_backend(client: LabelStudio, project_id: int) -> int:
+    """Id of the ML connection Label Studio predicts the project's tasks with."""
     backends = call("list ML backends", lambda: client.ml.list(project=project_id))
-    if not backends or not backends[0].url:
+    if not backends or backends[0].id is None:
         raise PreannotateError(
             f"project {project_id} has no ML backend connected (connect one in Label Studio)"
         )
-    return str(backends[0].url).rstrip("/")
+    return int(backends[0].id)
 
 
 def _tasks(client: LabelStudio, project_id: int, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
@@ -96,47 +106,35 @@ def tasks_without_predictions(client: LabelStudio, project_id: int) -> list[int]
     ]
 
 
-def _data_keys(label_config: str) -> set[str]:
-    """The task data keys the config's object tags read (`$csv` → "csv")."""
-    return {obj.value_name for obj in LabelInterface(label_config).objects if obj.value_name}
-
-
 # ------------------------------------------------------------------ one batch (the job)
 
 
-def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = requests.post(url, json=body, timeout=PREDICT_TIMEOUT)
-    if response.status_code != 200:
-        raise PreannotateError(f"{url} answered {response.status_code}")
-    return dict(response.json())
-
-
-def _predict(
-    ml_url: str, project: str, label_config: str, tasks: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    body = _post(
-        f"{ml_url}/predict", {"tasks": tasks, "project": project, "label_config": label_config, "params": {}}
+def _retrieve(client: LabelStudio, project_id: int, task_ids: Sequence[int]) -> None:
+    """Label Studio predicts these tasks with the project's ML backend and stores the predictions."""
+    call(
+        "retrieve predictions",
+        lambda: client.actions.create(
+            id="retrieve_tasks_predictions",
+            project=project_id,
+            selected_items={"all": False, "included": list(task_ids)},
+            request_options={"timeout_in_seconds": int(PREDICT_TIMEOUT)},
+        ),
     )
-    results = body.get("results") or []
-    if len(results) != len(tasks):
-        raise PreannotateError(f"the ML backend answered {len(results)} predictions for {len(tasks)} tasks")
-    for prediction in results:
-        prediction.setdefault("model_version", body.get("model_version"))
-    return results
 
 
-def run_batch(
-    project_id: int, task_ids: Sequence[int], ml_url: str, settings: Settings | None = None
-) -> dict[str, Any]:
-    """Predict and store one batch; the job RQ runs (its result is `BatchResult.as_dict()`, JSON only).
+def _stored(client: LabelStudio, project_id: int, task_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    return {t["id"]: list(t.get("predictions") or []) for t in _tasks(client, project_id, task_ids)}
+
+
+def run_batch(project_id: int, task_ids: Sequence[int], settings: Settings | None = None) -> dict[str, Any]:
+    """Have Label Studio predict one batch; the job RQ runs (its result is `BatchResult.as_dict()`, JSON only).
 
     The Label Studio token comes from the worker's own settings, never through the queue.
     """
     settings = settings or get_settings()
-    client = make_client(settings)
+    client = make_client(settings, timeout=PREDICT_TIMEOUT)
     project = call("read project", lambda: client.projects.get(id=project_id))
-    label_config = str(project.label_config)
-    keys = _data_keys(label_config)
+    keys = data_keys(parse(str(project.label_config)))
     outcome = BatchResult()
     ready = []
     for task in _tasks(client, project_id, task_ids):
@@ -144,41 +142,28 @@ def run_batch(
         if missing:
             outcome.failed[task["id"]] = f"task data has no {', '.join(map(repr, missing))}"
         else:
-            ready.append(task)
-    for task_id in set(task_ids) - {t["id"] for t in ready} - set(outcome.failed):
+            ready.append(task["id"])
+    for task_id in set(task_ids) - set(ready) - set(outcome.failed):
         outcome.failed[task_id] = "task not found in the project"
     if not ready:
         return outcome.as_dict()
-    created = project.created_at.timestamp() if project.created_at else 0
-    key = f"{project_id}.{int(created)}"  # Label Studio's own form of the project key
-    try:
-        _post(f"{ml_url}/setup", {"project": key, "schema": label_config, "hostname": settings.label_studio_url,
-                                  "access_token": settings.label_studio_api_key})  # fmt: skip
-        pairs = list(zip(ready, _predict(ml_url, key, label_config, ready), strict=True))
-    except (PreannotateError, requests.RequestException, ValueError):
-        pairs = []
-        for task in ready:  # the batch failed as a whole: find the task(s) at fault one by one
-            try:
-                pairs.append((task, _predict(ml_url, key, label_config, [task])[0]))
-            except (PreannotateError, requests.RequestException, ValueError) as exc:
-                outcome.failed[task["id"]] = f"ML backend: {exc.__class__.__name__}: {exc}"
-    for task, prediction in pairs:
-        if not prediction.get("result"):
-            outcome.empty.append(task["id"])  # the backend logs why (e.g. media that does not decode)
-            continue
-        try:
-            call(
-                "store prediction",
-                lambda t=task, p=prediction: client.predictions.create(
-                    task=t["id"], result=p["result"], score=float(p.get("score") or 0.0),
-                    model_version=str(p.get("model_version") or "medlabel"),
-                ),
-            )  # fmt: skip
-        except LabelStudioError as exc:
-            # e.g. the task was deleted meanwhile: this task fails, the rest of the batch goes on
-            outcome.failed[task["id"]] = str(exc)
-            continue
-        outcome.predicted.append(task["id"])
+    _retrieve(client, project_id, ready)
+    stored = _stored(client, project_id, ready)
+    unanswered = [t for t in ready if not stored.get(t)]
+    if unanswered and len(ready) > 1:
+        for task_id in unanswered:  # Label Studio dropped the batch: find the task(s) at fault one by one
+            _retrieve(client, project_id, [task_id])
+        stored.update(_stored(client, project_id, unanswered))
+    backend = call("read ML backend", lambda: client.ml.get(id=connected_backend(client, project_id)))
+    reason = BACKEND_DOWN.get(str(backend.state), "the ML backend failed on this task (its log says why)")
+    for task_id in ready:
+        predictions = stored.get(task_id)
+        if not predictions:
+            outcome.failed[task_id] = reason
+        elif any(p.get("result") for p in predictions):
+            outcome.predicted.append(task_id)
+        else:
+            outcome.empty.append(task_id)  # the backend logs why (e.g. media that does not decode)
     return outcome.as_dict()
 
 
@@ -199,21 +184,17 @@ def preannotate(
     """
     if batch_size < 1:
         raise PreannotateError("--batch must be at least 1")
-    ml_url = ml_backend_url(client, project_id)
-    try:
-        requests.get(f"{ml_url}/health", timeout=10).raise_for_status()
-    except requests.RequestException as exc:
-        raise PreannotateError(f"the ML backend at {ml_url} does not answer /health: {exc}") from exc
+    connected_backend(client, project_id)
     ids = tasks_without_predictions(client, project_id)
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
     if start:
         start(len(ids))
     outcome = BatchResult()
     if settings.redis_url:
-        _run_queued(settings, project_id, batches, ml_url, outcome, progress)
+        _run_queued(settings, project_id, batches, outcome, progress)
     else:
         for batch in batches:
-            outcome.merge(BatchResult.from_dict(run_batch(project_id, batch, ml_url, settings)))
+            outcome.merge(BatchResult.from_dict(run_batch(project_id, batch, settings)))
             if progress:
                 progress(len(batch))
     return len(ids), outcome
@@ -223,7 +204,6 @@ def _run_queued(
     settings: Settings,
     project_id: int,
     batches: list[list[int]],
-    ml_url: str,
     outcome: BatchResult,
     progress: Callable[[int], None] | None,
 ) -> None:
@@ -233,7 +213,7 @@ def _run_queued(
 
     queue = Queue(QUEUE_NAME, connection=Redis.from_url(settings.redis_url))
     jobs = {
-        queue.enqueue(run_batch, project_id, batch, ml_url, job_timeout=int(PREDICT_TIMEOUT) * 2).id: batch
+        queue.enqueue(run_batch, project_id, batch, job_timeout=int(PREDICT_TIMEOUT) * 2).id: batch
         for batch in batches
     }
     pending = dict(jobs)

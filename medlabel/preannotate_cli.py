@@ -1,4 +1,4 @@
-"""`medlabel preannotate`: pre-annotate a project's tasks through its ML backend, with progress."""
+"""`medlabel preannotate`: have Label Studio pre-annotate a project's tasks with its ML backend, with progress."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from medlabel.settings import get_settings
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=20, show_default=True,
               help="Tasks per /predict call (and per queue job).")  # fmt: skip
 def preannotate_command(project_id: int, batch_size: int) -> None:
-    """Predict every task of the project that has no prediction yet and store the predictions.
+    """Have Label Studio predict every task of the project that has no prediction yet, with its ML backend.
 
-    Runs as RQ jobs when MEDLABEL_REDIS_URL is set (workers on the queue "medlabel-preannotate"), in this
-    process otherwise. Tasks that fail are listed at the end; they do not stop the others.
+    Label Studio calls the backend through its own ML connection and stores the predictions. Runs as RQ jobs
+    when MEDLABEL_REDIS_URL is set (workers on the queue "medlabel-preannotate"), in this process otherwise.
+    Tasks that fail are listed at the end; they do not stop the others.
     """
     settings = get_settings()
     client = make_client(settings)

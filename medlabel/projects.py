@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -49,10 +50,13 @@ def create_project(
     Validation runs before anything is sent, so a bad template or override creates nothing. With a
     `session`, the project is also recorded in the platform DB (committed last, so a failed commit
     deletes the Label Studio project too). With `ml_backend_url`, Label Studio connects that ML backend
-    (interactive when the config has smart tools) and pre-annotates tasks as physicians open them.
+    (interactive when the config has smart tools, basic auth from the settings) and pre-annotates tasks as
+    physicians open them.
     """
     template = get_template(template_id)
     rendered = template.render(overrides or Overrides(language=settings.label_language))
+    if ml_backend_url:
+        settings.ml_basic_auth()  # no credentials: fail before anything is created
     project = call(
         "create project",
         lambda: client.projects.create(
@@ -68,14 +72,12 @@ def create_project(
     )
     try:
         if ml_backend_url:
-            call(
-                "connect ML backend",
-                lambda: client.ml.create(
-                    url=ml_backend_url,
-                    project=project.id,
-                    title="medlabel pre-annotation",
-                    is_interactive=uses_interactive_models(rendered.xml),
-                ),
+            connect_ml_backend(
+                client,
+                settings,
+                project.id,
+                ml_backend_url,
+                interactive=uses_interactive_models(rendered.xml),
             )
         sample_task_id = _attach_samples(client, settings, project.id, rendered) if with_sample_task else None
         if session is not None:
@@ -107,6 +109,42 @@ def create_project(
         template_id=template.id,
         sample_task_id=sample_task_id,
     )
+
+
+def connect_ml_backend(
+    client: LabelStudio, settings: Settings, project_id: int, url: str, *, interactive: bool = False
+) -> None:
+    """Connect the ML backend to a project with basic auth, and give Label Studio's webhook to it the same.
+
+    Label Studio calls /health, /setup, /predict and /train with the connection's credentials, but the
+    webhook it creates to `<url>/webhook` (annotation events the backend learns from) sends none: it gets an
+    Authorization header here, or the backend would refuse every event.
+    """
+    user, password = settings.ml_basic_auth()
+    call(
+        "connect ML backend",
+        lambda: client.ml.create(
+            url=url,
+            project=project_id,
+            title="medlabel pre-annotation",
+            is_interactive=interactive,
+            auth_method="BASIC_AUTH",
+            basic_auth_user=user,
+            basic_auth_pass=password,
+        ),
+    )
+    webhook_url = url.rstrip("/") + "/webhook"
+    hooks = call("list webhooks", lambda: client.webhooks.list(project=str(project_id)))
+    hook = next((h for h in hooks if h.url == webhook_url), None)
+    if hook is None or hook.id is None:
+        raise LabelStudioError(f"Label Studio created no webhook to {webhook_url} for project {project_id}")
+    hook_id, headers = hook.id, {**(hook.headers or {}), "Authorization": basic_auth_header(user, password)}
+    call("authenticate ML backend webhook", lambda: client.webhooks.update(hook_id, headers=headers))
+
+
+def basic_auth_header(user: str, password: str) -> str:
+    """The HTTP Authorization header value of basic auth."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def uses_interactive_models(xml: str) -> bool:

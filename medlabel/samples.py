@@ -7,7 +7,6 @@ test files and the `pydicom-data` package (public test data with no real patient
 
 from __future__ import annotations
 
-import csv
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from medlabel.tables import csv_writer
 
 SAMPLE_PREFIX = "sample:"
 SAMPLES_SUBDIR = "samples"
@@ -223,7 +224,7 @@ def _hand_xray(target: Path) -> None:
 def _write_csv(target: Path, header: list[str], columns: list[np.ndarray], decimals: int = 4) -> None:
     """Write a time-series CSV; the time column (first) keeps microseconds so samples stay distinct."""
     with target.open("w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         writer.writerow(header)
         for time, *values in zip(*columns, strict=True):
             writer.writerow([f"{time:.6f}", *(f"{value:.{decimals}f}" for value in values)])

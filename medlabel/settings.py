@@ -33,6 +33,12 @@ class Settings:
     ml_backend_url: str = ""
     #: Where the ML backend keeps trained models, BYOM models and its media cache (label-studio-ml's name).
     model_dir: Path = PROJECT_ROOT / ".state" / "models"
+    #: Basic-auth user and password of the ML backend, under label-studio-ml's own names (BASIC_AUTH_USER,
+    #: BASIC_AUTH_PASS): the backend refuses to start without a password; platform and Label Studio send them.
+    ml_basic_auth_user: str = field(default="medlabel", repr=False)
+    ml_basic_auth_pass: str = field(default="", repr=False)
+    #: Largest request body the ML backend reads (MEDLABEL_ML_MAX_REQUEST_BYTES); bigger ones get a 413.
+    ml_max_request_bytes: int = 32 * 1024 * 1024
     #: Shared secret Label Studio sends in the X-Medlabel-Secret header of its webhooks (empty: refused).
     webhook_secret: str = field(default="", repr=False)
     #: The Label Studio server is an Enterprise edition: also push assignments through its assignment API.
@@ -41,6 +47,19 @@ class Settings:
     label_language: str = "en"
     #: Log level of the platform's own loggers.
     log_level: str = "INFO"
+    #: Signs the platform's session cookies (Flask SECRET_KEY); the local stack generates one.
+    secret_key: str = field(default="", repr=False)
+    #: Fernet keys that encrypt physicians' Label Studio refresh tokens at rest; the first encrypts, all
+    #: decrypt, so a new key is put first, `medlabel accounts rotate-keys` re-encrypts, the old one is dropped.
+    gateway_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: Where users reach the platform and its gateway (invite links, Secure cookies when https, Origin checks).
+    public_url: str = "http://127.0.0.1:8090"
+    #: A login lasts this long; an expired session sends the user back to the login page.
+    session_hours: int = 12
+    #: An invite link works this long, once.
+    invite_hours: int = 72
+    #: Flask-Limiter limit on login and invite POSTs per client address.
+    login_rate_limit: str = "10 per minute;50 per hour"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -56,6 +75,29 @@ class Settings:
         level = environ.get("LOG_LEVEL", "INFO").upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+        public_url = environ.get("MEDLABEL_PUBLIC_URL", "http://127.0.0.1:8090").rstrip("/")
+        if not public_url.startswith(("http://", "https://")):
+            problems.append(f"MEDLABEL_PUBLIC_URL must be an http(s) URL, not {public_url!r}")
+        hours = {}
+        for name, default in (("MEDLABEL_SESSION_HOURS", "12"), ("MEDLABEL_INVITE_HOURS", "72")):
+            raw = environ.get(name, default)
+            if not raw.isdigit() or int(raw) == 0:
+                problems.append(f"{name} must be a positive whole number of hours, not {raw!r}")
+            hours[name] = int(raw) if raw.isdigit() else 0
+        secrets_dir = state_dir / "secrets"
+        gateway_keys = tuple(
+            k.strip()
+            for k in _env_or_local(environ, "MEDLABEL_GATEWAY_KEYS", secrets_dir).split(",")
+            if k.strip()
+        )
+        ml_user = environ.get("BASIC_AUTH_USER", "medlabel")
+        if not ml_user or ":" in ml_user:
+            problems.append("BASIC_AUTH_USER must be a non-empty name without ':'")
+        max_request = environ.get("MEDLABEL_ML_MAX_REQUEST_BYTES", str(32 * 1024 * 1024))
+        if not max_request.isdigit() or int(max_request) == 0:
+            problems.append(
+                f"MEDLABEL_ML_MAX_REQUEST_BYTES must be a positive byte count, not {max_request!r}"
+            )
         if problems:
             raise ConfigError("; ".join(problems))
         api_key = environ.get("LABEL_STUDIO_API_KEY", "")
@@ -71,11 +113,45 @@ class Settings:
             redis_url=environ.get("MEDLABEL_REDIS_URL", ""),
             ml_backend_url=environ.get("MEDLABEL_ML_BACKEND_URL", "").rstrip("/"),
             model_dir=Path(environ.get("MODEL_DIR", str(state_dir / "models"))).resolve(),
+            ml_basic_auth_user=ml_user,
+            ml_basic_auth_pass=_env_or_local(environ, "BASIC_AUTH_PASS", secrets_dir),
+            ml_max_request_bytes=int(max_request),
             webhook_secret=environ.get("MEDLABEL_WEBHOOK_SECRET", ""),
             label_studio_enterprise=environ.get("MEDLABEL_LS_ENTERPRISE", "").lower() in ("1", "true", "yes"),
             label_language=language,
             log_level=level,
+            secret_key=_env_or_local(environ, "MEDLABEL_SECRET_KEY", secrets_dir),
+            gateway_keys=gateway_keys,
+            public_url=public_url,
+            session_hours=hours["MEDLABEL_SESSION_HOURS"],
+            invite_hours=hours["MEDLABEL_INVITE_HOURS"],
+            login_rate_limit=environ.get("MEDLABEL_LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
         )
+
+    def ml_basic_auth(self) -> tuple[str, str]:
+        """The ML backend's (user, password); without a password anyone who reaches its port could use it."""
+        if not self.ml_basic_auth_pass:
+            raise ConfigError(
+                "the ML backend needs basic-auth credentials: set BASIC_AUTH_PASS (and BASIC_AUTH_USER, "
+                "default 'medlabel'); the local stack generates them"
+            )
+        return self.ml_basic_auth_user, self.ml_basic_auth_pass
+
+
+#: Secrets the local stack generates (0600 files under `<state>/secrets/`) when no variable is set.
+LOCAL_SECRET_FILES = {
+    "MEDLABEL_SECRET_KEY": "platform_secret_key",
+    "MEDLABEL_GATEWAY_KEYS": "gateway_keys",
+    "BASIC_AUTH_PASS": "ml_basic_auth_pass",
+}
+
+
+def _env_or_local(environ: Mapping[str, str], name: str, secrets_dir: Path) -> str:
+    """The variable, else the local stack's generated file, else empty (production must set the variable)."""
+    if environ.get(name):
+        return environ[name]
+    path = secrets_dir / LOCAL_SECRET_FILES[name]
+    return path.read_text().strip() if path.exists() else ""
 
 
 @lru_cache(maxsize=1)

@@ -8,13 +8,14 @@ recorded while the text is written, so the truth never comes from the rules bein
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from medlabel.tables import csv_writer
 
 # ------------------------------------------------------------------ ECG
 
@@ -78,7 +79,7 @@ class SyntheticEcg:
         """Write the Label Studio time-series layout (`time` + one column per lead, like samples.py)."""
         names = list(self.leads)
         with target.open("w", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv_writer(handle)
             writer.writerow(["time", *names])
             for index, t in enumerate(self.time):
                 writer.writerow([f"{t:.6f}", *(f"{self.leads[n][index]:.4f}" for n in names)])

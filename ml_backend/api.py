@@ -6,18 +6,26 @@ project or credentials, answers /predict before any /setup with a 500, and puts 
 its /webhook logs every event body at INFO and writes it to MODEL_DIR (with the project's invite token). So the
 app is ours: every request builds MedlabelBackend for the project it names, and a training event forks one
 process that runs MedlabelBackend.process_event (→ fit), as 1.0.9 does, without keeping the body anywhere.
+
+1.0.9 has no authentication at all (label-studio-ml 2.x reads BASIC_AUTH_USER / BASIC_AUTH_PASS, the names
+our settings reuse): every route but /health needs HTTP basic auth, and the app refuses to start without it.
+/health is open (Label Studio's connection check, the container health check) and tells nothing about the
+file system. Bodies are capped at MEDLABEL_ML_MAX_REQUEST_BYTES. Gunicorn runs the app with threads
+(ml_backend.THREADS), so the per-worker state here is guarded or atomic.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import multiprocessing
+import threading
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from medlabel.errors import MedlabelError
 from medlabel.settings import Settings
@@ -28,17 +36,55 @@ from ml_backend.model import MedlabelBackend, project_id_of
 logger = logging.getLogger(__name__)
 
 
+#: The realm of the basic-auth challenge.
+REALM = "medlabel-ml"
+#: The endpoint that needs no credentials (/health and its alias /).
+OPEN_ENDPOINT = "health"
+
+
 def create_ml_app(settings: Settings) -> Flask:
-    """The ML backend's Flask app, with models under `settings.model_dir`."""
+    """The ML backend's Flask app, with models under `settings.model_dir`.
+
+    Raises:
+        ConfigError: no basic-auth password is configured (an open backend is never started).
+    """
+    user, password = (value.encode() for value in settings.ml_basic_auth())
     model_dir = settings.model_dir
     app = Flask("ml_backend")
+    app.config["MAX_CONTENT_LENGTH"] = settings.ml_max_request_bytes
     #: labeling config per project this worker was set up for: /health describes their models
     active_configs: dict[int, str] = {}
+    configs_lock = threading.Lock()  # /setup threads add while /health threads iterate
 
     def backend(body: dict[str, Any], config_key: str) -> MedlabelBackend:
         return MedlabelBackend(
-            label_config=body.get(config_key), project=body.get("project"), model_dir=model_dir
+            label_config=body.get(config_key),
+            project=body.get("project"),
+            model_dir=model_dir,
+            settings=settings,
         )
+
+    @app.before_request
+    def require_basic_auth() -> ResponseReturnValue | None:
+        # Runs before the body is read: an unauthenticated request costs no parsing, whatever its size.
+        if request.endpoint == OPEN_ENDPOINT:
+            return None
+        given = request.authorization
+        if given is not None and given.type == "basic":
+            user_ok = hmac.compare_digest((given.username or "").encode(), user)
+            password_ok = hmac.compare_digest((given.password or "").encode(), password)
+            if user_ok and password_ok:
+                return None
+        logger.warning(
+            "refused %s %s from %s: no or wrong credentials",
+            request.method,
+            request.path,
+            request.remote_addr,
+        )
+        response = jsonify({"error": "unauthorized", "detail": "this ML backend needs HTTP basic auth"})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
+        return response
 
     def setup() -> ResponseReturnValue:
         body = request.get_json(force=True)
@@ -46,7 +92,8 @@ def create_ml_app(settings: Settings) -> Flask:
         if body.get("access_token"):
             MedlabelBackend.tokens[project_id] = body["access_token"]
         if body.get("schema"):
-            active_configs[project_id] = body["schema"]
+            with configs_lock:
+                active_configs[project_id] = body["schema"]
         return jsonify({"model_version": backend(body, "schema").model_version})
 
     def predict() -> ResponseReturnValue:
@@ -69,22 +116,29 @@ def create_ml_app(settings: Settings) -> Flask:
         if event not in MedlabelBackend.TRAIN_EVENTS:
             return jsonify({"status": "ignored", "event": event}), 200
         # answer at once (Label Studio waits 1 s, inside the physician's API call); fit in a forked process
-        job = _FORK.Process(target=_fit_job, args=(model_dir, event, body), daemon=True)
+        job = _FORK.Process(target=_fit_job, args=(settings, event, body), daemon=True)
         job.start()
         logger.info("project %s: %s → fit job %s", (body.get("project") or {}).get("id"), event, job.pid)
         return jsonify({"job_id": str(job.pid)}), 201
 
     def health() -> ResponseReturnValue:
+        with configs_lock:
+            configs = list(active_configs.items())
         loaded = [
             {"project": project, **_describe(model)}
-            for project, config in active_configs.items()
+            for project, config in configs
             for model in MedlabelBackend(
-                label_config=config, project=project, model_dir=model_dir
+                label_config=config, project=project, model_dir=model_dir, settings=settings
             ).control_models()
         ]
         seen = {(m["project"], m["control"]) for m in loaded}
         stored = [m for m in stored_models(model_dir) if (m["project"], m["control"]) not in seen]
-        return jsonify({"status": "UP", "model_dir": str(model_dir), "models": loaded + stored})
+        # Open to anyone who reaches the port: model kinds and versions, no path (BYOM errors name files).
+        models = [
+            {key: _without_paths(value, model_dir) for key, value in model.items()}
+            for model in loaded + stored
+        ]
+        return jsonify({"status": "UP", "models": models})
 
     app.add_url_rule("/setup", view_func=setup, methods=["POST"])
     app.add_url_rule("/predict", view_func=predict, methods=["POST"])
@@ -92,6 +146,11 @@ def create_ml_app(settings: Settings) -> Flask:
     app.add_url_rule("/webhook", view_func=webhook, methods=["POST"])
     app.add_url_rule("/health", view_func=health, methods=["GET"])
     app.add_url_rule("/", view_func=health, methods=["GET"])
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc: RequestEntityTooLarge) -> ResponseReturnValue:
+        detail = f"request body over {settings.ml_max_request_bytes} bytes (MEDLABEL_ML_MAX_REQUEST_BYTES)"
+        return jsonify({"error": "request_too_large", "detail": detail}), 413
 
     @app.errorhandler(MedlabelError)
     def medlabel_error(exc: MedlabelError) -> ResponseReturnValue:
@@ -112,14 +171,19 @@ def create_ml_app(settings: Settings) -> Flask:
 _FORK = multiprocessing.get_context("fork")
 
 
-def _fit_job(model_dir: Path, event: str, data: dict[str, Any]) -> None:
+def _fit_job(settings: Settings, event: str, data: dict[str, Any]) -> None:
     """Body of a forked fit job: one training event of one project."""
     try:
-        MedlabelBackend(model_dir=model_dir).process_event(event, data, job_id=None, additional_params={})
+        MedlabelBackend(settings=settings).process_event(event, data, job_id=None, additional_params={})
     except MedlabelError as exc:
         logger.error("%s fit failed: %s", event, exc)
     except Exception:
         logger.exception("%s fit failed", event)
+
+
+def _without_paths(value: Any, model_dir: Path) -> Any:
+    """A /health value with MODEL_DIR's location replaced by its name (error messages quote file paths)."""
+    return value.replace(str(model_dir), "MODEL_DIR") if isinstance(value, str) else value
 
 
 def _describe(model: ControlModel) -> dict[str, Any]:

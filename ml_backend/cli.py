@@ -8,6 +8,7 @@ import sys
 import click
 
 from medlabel.settings import PROJECT_ROOT, get_settings
+from ml_backend import THREADS, WSGI_APP
 
 
 @click.group("ml")
@@ -19,11 +20,22 @@ def ml() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=9090, show_default=True, help="Port Label Studio will call.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="gunicorn workers.")
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve ml_backend._wsgi:app with gunicorn; models persist under MODEL_DIR."""
+@click.option(
+    "--threads",
+    default=THREADS,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Threads per worker (/health answers during a long /predict).",
+)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the ML backend with gunicorn; models persist under MODEL_DIR; basic auth from BASIC_AUTH_*."""
     settings = get_settings()
+    settings.ml_basic_auth()  # refuse here with one clear line rather than in a booting gunicorn worker
     settings.model_dir.mkdir(parents=True, exist_ok=True)
-    click.echo(f"ML backend on http://{host}:{port} (MODEL_DIR={settings.model_dir}, {workers} worker(s))")
+    click.echo(
+        f"ML backend on http://{host}:{port} (MODEL_DIR={settings.model_dir}, "
+        f"{workers} worker(s) × {threads} thread(s))"
+    )
     os.chdir(PROJECT_ROOT)
     # exec: gunicorn becomes this process, so Ctrl-C and SIGTERM reach it directly.
     os.execv(
@@ -36,8 +48,12 @@ def serve(host: str, port: int, workers: int) -> None:
             f"{host}:{port}",
             "--workers",
             str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
             "--timeout",
             "120",
-            "ml_backend._wsgi:app",
+            WSGI_APP,
         ],
     )

@@ -12,9 +12,10 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.label_interface import LabelInterface
 
 from medlabel.errors import MedlabelError
-from medlabel.settings import get_settings
+from medlabel.settings import Settings, get_settings
 from ml_backend.control_models import CONTROL_MODELS
 from ml_backend.control_models.base import ControlModel, ControlModelError, Example, MediaResolver, ModelStore
+from ml_backend.routed import routed_only
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class MedlabelBackend(LabelStudioMLBase):
     )
 
     #: Label Studio API token per project, as the last /setup of this process sent it. Kept in memory only
-    #: (never written or logged); fit jobs are forked from the worker and inherit it.
+    #: (never written or logged); fit jobs are forked from the worker and inherit it. Shared by the worker's
+    #: threads: single-key reads and writes of a dict are atomic in CPython, and the last /setup wins anyway.
     tokens: dict[int, str] = {}
 
     def __init__(
@@ -55,11 +57,13 @@ class MedlabelBackend(LabelStudioMLBase):
         train_output: dict | None = None,
         project: Any = None,
         model_dir: Path | None = None,
+        settings: Settings | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(label_config=label_config, train_output=train_output, **kwargs)
+        self.settings = settings or get_settings()
         self.interface = LabelInterface(label_config) if label_config else None
-        self.model_dir = Path(model_dir or get_settings().model_dir)
+        self.model_dir = Path(model_dir or self.settings.model_dir)
         self.project_id = project_id_of(project) if project is not None else None
 
     # ------------------------------------------------------------------ wiring
@@ -68,9 +72,10 @@ class MedlabelBackend(LabelStudioMLBase):
         """Where and how to reach Label Studio. The URL is always LABEL_STUDIO_URL: the hostname /setup sends is
         Label Studio's view of itself (HOSTNAME, else http://localhost:<port>), unreachable from a backend in
         another container; the token is the one /setup sent for the project, else LABEL_STUDIO_API_KEY."""
-        settings = get_settings()
-        token = self.access_token or self.tokens.get(self.project_id or -1) or settings.label_studio_api_key
-        return settings.label_studio_url, token
+        token = (
+            self.access_token or self.tokens.get(self.project_id or -1) or self.settings.label_studio_api_key
+        )
+        return self.settings.label_studio_url, token
 
     def control_models(self) -> list[ControlModel]:
         """One model per control this backend can serve, first match of CONTROL_MODELS."""
@@ -166,8 +171,16 @@ class MedlabelBackend(LabelStudioMLBase):
     def fit_annotations(
         self, annotated: Iterable[tuple[dict[str, Any], dict[str, Any]]], *, replace: bool
     ) -> str:
-        """Feed (task, annotation) pairs to every control model; returns the resulting model_version."""
-        pairs = [(t, a) for t, a in annotated if not a.get("was_cancelled")]
+        """Feed (task, annotation) pairs to every control model; returns the resulting model_version.
+
+        Skipped tasks (`was_cancelled`) and annotations by physicians the task is not routed to are left
+        out (`routed.routed_only`).
+        """
+        pairs = routed_only(
+            [(t, a) for t, a in annotated if not a.get("was_cancelled")],
+            self.settings.database_url,
+            self.project_id,
+        )
         models = self.control_models()
         for model in models:
             examples = [

@@ -19,6 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from medlabel.tables import csv_writer
 from plugins.base import IngestContext, Outcome, Quarantine, SourceFile, SourceRejected, TaskDraft, source_key
 from plugins.dicom import read as dicom_read
 from plugins.ecg_read import (
@@ -52,13 +53,14 @@ def ecg_csv(signal: EcgSignal) -> bytes:
     while decimals < 9 and np.any(np.diff(np.round(time, decimals)) <= 0):
         decimals += 1
     buffer = io.StringIO()
+    # The header (lead names read from the file) goes through the platform's CSV writer; the body is formatted
+    # numbers only, which no spreadsheet reads as a formula, so numpy writes it in bulk.
+    csv_writer(buffer, lineterminator="\n").writerow(["time", *signal.leads])
     np.savetxt(
         buffer,
         np.column_stack([time, signal.millivolts]),
         fmt=[f"%.{decimals}f"] + [f"%.{VALUE_DECIMALS}f"] * len(signal.leads),
         delimiter=",",
-        header=",".join(("time", *signal.leads)),
-        comments="",
     )
     return buffer.getvalue().replace("nan", "").encode("ascii")
 

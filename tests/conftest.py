@@ -6,4 +6,6 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.browser",
     "tests.fixtures.ml_media",
+    "tests.fixtures.web",
+    "tests.fixtures.platform",
 ]

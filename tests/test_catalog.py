@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 from label_studio_sdk.label_interface import LabelInterface
 
 from config_templates import LabelEntry, Overrides, get_template, list_templates
 from config_templates.catalog import check_template, sample_prediction
+from medlabel.cli import main
 from medlabel.errors import TemplateError, UnknownTemplateError
 from medlabel.specialties import SPECIALTIES
 
@@ -132,3 +136,40 @@ def test_filters() -> None:
     assert series and all(t.data_type == "time_series" for t in series)
     with pytest.raises(TemplateError, match="unknown specialty"):
         list_templates(specialty="astrology")
+
+
+def _own_template(root: Path, sample_task: str) -> Path:
+    """A minimal template folder of a manager's own: two reports to compare, no label set."""
+    folder = root / "radiology" / "report_preference"
+    folder.mkdir(parents=True)
+    (folder / "config.xml").write_text(
+        '<View><Text name="a" value="$a"/><Text name="b" value="$b"/><Pairwise name="pw" toName="a,b"/></View>'
+    )
+    (folder / "meta.toml").write_text(
+        'id = "report_preference"\nversion = 1\ntitle = "Which report is clearer"\ntitle_ko = "더 명확한 판독문"\n'
+        'specialty = "radiology"\nmodality = "text"\ndata_type = "text"\ntask_type = "ranking"\n'
+        'min_tier = "resident"\nreads = 1\ncomplexity = 1.0\n'
+        '[instructions]\nen = "Pick the clearer report."\nko = "더 명확한 판독문을 고르십시오."\n'
+        f"[sample_task]\n{sample_task}\n"
+    )
+    return folder
+
+
+def test_validate_checks_the_sample_task_at_once_and_the_sample_prediction_with_deep(tmp_path: Path) -> None:
+    """Without --deep the SDK is not needed and a sample task missing a key is still refused; --deep adds the
+    SDK's sample prediction, which a Pairwise-only template cannot have."""
+    runner = CliRunner()
+    folder = _own_template(tmp_path / "good", 'a = "No acute findings."\nb = "Normal chest."')
+    fast = runner.invoke(main, ["templates", "validate", str(folder)])
+    assert fast.exit_code == 0, fast.output
+    assert "sample task fits (sample prediction: --deep)" in fast.output
+    deep = runner.invoke(main, ["templates", "validate", "--deep", str(folder)])
+    assert deep.exit_code == 2
+    assert "report_preference: no valid sample prediction can be generated" in deep.output
+
+    lacking = _own_template(tmp_path / "lacking", 'a = "No acute findings."')
+    refused = runner.invoke(main, ["templates", "validate", str(lacking)])
+    assert refused.exit_code == 2 and "sample_task lacks data key(s) b" in refused.output
+
+    shipped = runner.invoke(main, ["templates", "validate", "--deep", "ktas_triage"])
+    assert shipped.exit_code == 0 and "sample task and sample prediction fit" in shipped.output

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 from label_studio_sdk import LabelStudio
+from sqlalchemy import select
 
+from medlabel.accounts import operations
+from medlabel.db import platform_session
 from medlabel.demo import DEMOS, run_demo
+from medlabel.models import Account
 from medlabel.settings import Settings
-from tests.fixtures.ml_backend import running_ml_backend
+from tests.fixtures.ml_backend import running_ml_backend, with_ml_auth
+from tests.fixtures.web import make_settings
 
 pytestmark = pytest.mark.label_studio
 
@@ -19,26 +24,33 @@ pytestmark = pytest.mark.label_studio
 @pytest.fixture
 def demo_settings(ls_settings: Settings, tmp_path: Path) -> Settings:
     """Its own platform DB and state: the demo's pools are the only ones there."""
-    return dataclasses.replace(
-        ls_settings, state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'demo.db'}"
+    web = make_settings(tmp_path)
+    return with_ml_auth(
+        dataclasses.replace(
+            ls_settings,
+            state_dir=tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'demo.db'}",
+            secret_key=web.secret_key,
+            gateway_keys=web.gateway_keys,
+        )
     )
 
 
 @pytest.fixture
-def ml_url(ls_settings: Settings, tmp_path: Path) -> Iterator[str]:
-    with running_ml_backend(ls_settings, tmp_path) as url:
+def ml_url(demo_settings: Settings, tmp_path: Path) -> Iterator[str]:
+    with running_ml_backend(demo_settings, tmp_path) as url:
         yield url
 
 
 def test_demo_feeds_every_project_through_ingest_routing_and_preannotation(
     ls_client: LabelStudio, demo_settings: Settings, ml_url: str
 ) -> None:
-    projects = run_demo(ls_client, demo_settings, ml_url)
+    demo = run_demo(ls_client, demo_settings, ml_url)
+    projects = demo.projects
     assert [p.title for p in projects] == [d.title for d in DEMOS]
     by_template = {d.template_id: p for d, p in zip(DEMOS, projects, strict=True)}
     for project in projects:
         assert project.tasks > 0 and project.routed == project.tasks, project
-        assert project.worklists, project
     # day-one pre-annotation where a model needs no physician labels; the image classifier waits for them
     for template in ("intracranial_hemorrhage_ct", "ecg_rhythm_strip_beats", "clinical_ner_relations"):
         assert by_template[template].predictions == by_template[template].tasks, by_template[template]
@@ -46,5 +58,15 @@ def test_demo_feeds_every_project_through_ingest_routing_and_preannotation(
     # the head CT inputs hold one image twice (two encodings): one task
     assert by_template["intracranial_hemorrhage_ct"].tasks == 2
 
+    # the printed physician login is real: the busiest reader, with a password and a Label Studio user
+    assert demo.login is not None and demo.login.open_tasks > 0
+    with platform_session(demo_settings) as session:
+        account = session.scalar(select(Account).where(Account.email == demo.login.email))
+        assert account is not None and operations.authenticate(session, demo.login.email, demo.login.password)
+        assert account.physician is not None and account.physician.ls_refresh_token is not None
+
     again = run_demo(ls_client, demo_settings, ml_url)
-    assert [(p.id, p.tasks, p.routed) for p in again] == [(p.id, p.tasks, p.routed) for p in projects]
+    assert [(p.id, p.tasks, p.routed) for p in again.projects] == [
+        (p.id, p.tasks, p.routed) for p in projects
+    ]
+    assert again.login == demo.login  # a restart prints the same login

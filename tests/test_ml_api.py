@@ -15,14 +15,14 @@ import requests
 
 from medlabel.settings import Settings
 from medlabel.stack import _wait_healthy
-from ml_backend.api import create_ml_app
 from tests.fixtures.label_studio import free_port
+from tests.fixtures.ml_backend import ML_AUTH, ml_test_client
 from tests.fixtures.ml_media import annotation, modality_config, tasks_for
 from tests.fixtures.modality_images import modality_images
 
 
 def _client(model_dir: Path) -> Any:
-    return create_ml_app(Settings(model_dir=model_dir)).test_client()
+    return ml_test_client(Settings(model_dir=model_dir))
 
 
 def _findings_version(client: Any, project: int) -> int:
@@ -91,7 +91,13 @@ def test_train_endpoint_refits_from_the_annotated_tasks_it_is_sent(
 
 def test_medlabel_ml_serve_runs_the_backend_under_gunicorn(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "MODEL_DIR": str(tmp_path / "models"), "MEDLABEL_STATE_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "MODEL_DIR": str(tmp_path / "models"),
+        "MEDLABEL_STATE_DIR": str(tmp_path),
+        "BASIC_AUTH_USER": ML_AUTH[0],
+        "BASIC_AUTH_PASS": ML_AUTH[1],
+    }
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "medlabel"), "ml", "serve", "--port", str(port), "--workers", "1"],
         env=env,
@@ -101,8 +107,9 @@ def test_medlabel_ml_serve_runs_the_backend_under_gunicorn(tmp_path: Path) -> No
     )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/health", server, "medlabel ml serve")
-        health = requests.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
-        assert health["status"] == "UP" and health["model_dir"] == str(tmp_path / "models")
+        health = requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        assert health.json()["status"] == "UP" and str(tmp_path) not in health.text
+        assert requests.post(f"http://127.0.0.1:{port}/setup", json={}, timeout=5).status_code == 401
         # a worker still booting when SIGTERM arrives makes gunicorn wait its whole graceful timeout
         deadline = time.monotonic() + 30
         while (tmp_path / "serve.log").read_text().count(

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import pytest
 from label_studio_sdk import LabelStudio
 
 from config_templates import get_template
-from medlabel.stack import _gunicorn, _wait_healthy
+from medlabel.projects import connect_ml_backend
+from medlabel.settings import Settings
 from ml_backend.model import MedlabelBackend
-from tests.fixtures.label_studio import free_port
+from tests.fixtures.ml_backend import ml_test_client, running_ml_backend, with_ml_auth
 
 
 @pytest.fixture(scope="module")
-def ml_client():
-    from ml_backend._wsgi import app
-
-    return app.test_client()
+def ml_client(tmp_path_factory: pytest.TempPathFactory):
+    return ml_test_client(Settings(model_dir=tmp_path_factory.mktemp("models")))
 
 
 def test_health_setup_predict_round_trip(ml_client) -> None:
@@ -40,17 +37,12 @@ def test_train_events_cover_what_label_studio_sends() -> None:
 
 
 def test_label_studio_connects_the_backend_on_loopback_through_ssrf_protection(
-    ls_client: LabelStudio, unique_title: str, tmp_path: Path
+    ls_client: LabelStudio, ls_settings: Settings, unique_title: str, tmp_path: Path
 ) -> None:
-    port = free_port()
-    server = _gunicorn("ml_backend._wsgi:app", port, dict(os.environ), tmp_path / "ml.log")
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}/health", server, "ML backend")
+    with running_ml_backend(ls_settings, tmp_path) as url:
         project = ls_client.projects.create(
             title=unique_title, label_config=get_template("ktas_triage").render().xml
         )
-        backend = ls_client.ml.create(url=f"http://127.0.0.1:{port}", project=project.id, title="medlabel")
+        connect_ml_backend(ls_client, with_ml_auth(ls_settings), project.id, url)
+        [backend] = ls_client.ml.list(project=project.id)
         assert backend.id and ls_client.ml.get(backend.id).state in ("CO", "CONNECTED", "Connected")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)

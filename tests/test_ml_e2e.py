@@ -8,6 +8,7 @@ Manager action) and forwards annotations to the backend's /webhook, which re-fit
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,13 +18,18 @@ from typing import Any
 import pytest
 import requests
 from label_studio_sdk import LabelStudio
+from sqlalchemy import select
 
 from config_templates import LabelEntry, Overrides
+from medlabel.db import platform_session
 from medlabel.errors import LabelStudioError
+from medlabel.models import Physician
 from medlabel.projects import create_project, local_files_url
+from medlabel.routing.demo import seed_demo_routing
+from medlabel.routing.service import is_assigned
 from medlabel.settings import Settings
 from tests.fixtures.label_studio import free_port, project_count
-from tests.fixtures.ml_backend import running_ml_backend
+from tests.fixtures.ml_backend import running_ml_backend, with_ml_auth
 from tests.fixtures.ml_media import MODALITIES
 from tests.fixtures.modality_images import modality_images
 
@@ -72,10 +78,12 @@ def _retrieve_and_score(
     return version, correct / len(held_out), len(predictions)
 
 
-def _annotate(client: LabelStudio, tasks: list[tuple[int, str]]) -> None:
-    for task_id, modality in tasks:
+def _annotate(client: LabelStudio, tasks: list[tuple[int, str]], **author: int) -> list[int]:
+    """Annotate each task with its modality, by the API's user or, with `completed_by`, credited to another."""
+    return [
         client.annotations.create(
             id=task_id,
+            **author,
             result=[
                 {
                     "from_name": "findings",
@@ -90,7 +98,9 @@ def _annotate(client: LabelStudio, tasks: list[tuple[int, str]]) -> None:
                     "value": {"choices": ["All certain"]},
                 },
             ],
-        )
+        ).id
+        for task_id, modality in tasks
+    ]
 
 
 def _wait_for_examples(ml_url: str, project: int, count: int, timeout: float = 60) -> None:
@@ -111,7 +121,7 @@ def test_backend_learns_from_annotations_through_label_studio(
     entries = [LabelEntry(code=m.lower(), en=m, ko=m) for m in MODALITIES]
     created = create_project(
         ls_client,
-        ls_settings,
+        with_ml_auth(ls_settings),
         "chest_xray_chexpert",
         unique_title,
         Overrides(language="en", labels={"findings": entries}),
@@ -119,7 +129,7 @@ def test_backend_learns_from_annotations_through_label_studio(
     )
     project = created.id
     backends = list(ls_client.ml.list(project=project))
-    assert len(backends) == 1 and backends[0].url == ml_backend
+    assert len(backends) == 1 and backends[0].url == ml_backend and backends[0].auth_method == "BASIC_AUTH"
 
     train, test = modality_images(5, seed=12), modality_images(8, seed=112)
     train_ids = _import(ls_client, ls_settings, project, train, "train")
@@ -154,9 +164,81 @@ def test_project_with_an_unreachable_backend_is_not_left_behind(
     with pytest.raises(LabelStudioError, match="connect ML backend"):
         create_project(
             ls_client,
-            ls_settings,
+            with_ml_auth(ls_settings),
             "chest_xray_chexpert",
             unique_title,
             ml_backend_url=f"http://127.0.0.1:{free_port()}",
         )
     assert project_count(ls_client) == before
+
+
+def _until(condition: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.3)
+
+
+def test_backend_learns_only_from_physicians_routed_to_the_task(
+    ls_client: LabelStudio, ls_settings: Settings, unique_title: str, tmp_path: Path
+) -> None:
+    # Community lets any member annotate any task; an annotation credited to a physician who holds no
+    # assignment of the task must not shape the model, while routed physicians and the admin teach it.
+    settings = with_ml_auth(
+        dataclasses.replace(
+            ls_settings, state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'platform.db'}"
+        )
+    )
+    entries = [LabelEntry(code=m.lower(), en=m, ko=m) for m in MODALITIES]
+    with running_ml_backend(settings, tmp_path) as ml_url, platform_session(settings) as session:
+        created = create_project(
+            ls_client,
+            settings,
+            "chest_xray_chexpert",
+            unique_title,
+            Overrides(language="en", labels={"findings": entries}),
+            session=session,
+            ml_backend_url=ml_url,
+        )
+        project = created.id
+        items = modality_images(1, seed=21)  # one image per modality
+        tasks = _import(ls_client, settings, project, items, "routed")
+        seed_demo_routing(session, ls_client, settings, project, size=12, seed=31)  # 3 reads of 6 qualified
+        physicians = list(session.scalars(select(Physician)))
+        unrouted = next(p for p in physicians if not is_assigned(session, tasks[0], physician_id=p.id))
+        routed = next(p for p in physicians if is_assigned(session, tasks[1], physician_id=p.id))
+        for physician in (
+            unrouted,
+            routed,
+        ):  # their Label Studio users (the invite flow makes them in production)
+            email = f"ml-routed-{uuid.uuid4().hex[:8]}@example.org"
+            physician.ls_user_id = ls_client.users.create(username=email, email=email).id
+        session.commit()
+        log = tmp_path / "ml-backend.log"
+
+        def findings() -> dict[str, Any]:
+            models = requests.get(f"{ml_url}/health", timeout=5).json()["models"]
+            found = [m for m in models if m.get("project") == project and m.get("control") == "findings"]
+            return found[0] if found else {"examples": 0, "version": "0"}
+
+        def skipped(annotation_id: int) -> int:
+            lines = log.read_text().splitlines()
+            return sum("not routed to" in line and f"'{annotation_id}'" in line for line in lines)
+
+        [by_unrouted] = _annotate(
+            ls_client, [(tasks[0], items[0].modality)], completed_by=unrouted.ls_user_id
+        )
+        _until(lambda: skipped(by_unrouted) >= 1, "the unrouted physician's annotation is skipped")
+        _annotate(ls_client, [(tasks[1], items[1].modality)], completed_by=routed.ls_user_id)
+        _until(lambda: findings()["examples"] == 1, "the routed physician's annotation is learned")
+        _annotate(ls_client, [(tasks[2], items[2].modality)])  # the admin: not a physician
+        _until(lambda: findings()["examples"] == 2, "the admin's annotation is learned")
+        runs = skipped(by_unrouted)
+
+        # "Train" re-reads every annotation of the project (START_TRAINING or /train): still not that one
+        version = int(findings()["version"])
+        [backend] = ls_client.ml.list(project=project)
+        ls_client.ml.train(id=backend.id)
+        _until(lambda: int(findings()["version"]) > version, "the re-fit from all annotations")
+        assert findings()["examples"] == 2 and skipped(by_unrouted) > runs

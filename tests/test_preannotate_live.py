@@ -1,8 +1,10 @@
 """`medlabel preannotate` on a live Label Studio with the ML backend as its own gunicorn process.
 
-ECG strips are served by a Local Files storage, so the backend fetches them from Label Studio with the
-token like in production; one task lacks its data key and must fail alone. The queued variant runs the
-same batches as RQ jobs on a real Redis, executed by an in-process SimpleWorker.
+Label Studio drives: it calls the backend through its ML connection, which holds the backend's basic-auth
+credentials. The CLI and the RQ worker run without those credentials, so predictions can only arrive if Label
+Studio fetched them (the backend answers 401 to anyone else). ECG strips are served by a Local Files storage, so
+the backend fetches them from Label Studio like in production; one task lacks its data key and must fail alone.
+The queued variant runs the same batches as RQ jobs on a real Redis, executed by a real `rq worker` process.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from label_studio_sdk import LabelStudio
 
 from config_templates import Overrides
 from medlabel.preannotate import QUEUE_NAME, lowest_prediction_scores, preannotate
-from medlabel.projects import create_project, local_files_url
+from medlabel.projects import connect_ml_backend, create_project, local_files_url
 from medlabel.settings import PROJECT_ROOT, Settings, get_settings
 from medlabel.synthetic import synthetic_ecg, synthetic_note
-from tests.fixtures.ml_backend import running_ml_backend
+from tests.fixtures.ml_backend import running_ml_backend, with_ml_auth
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def _project(client: LabelStudio, settings: Settings, template: str, ml_url: str
     created = create_project(
         client, settings, template, f"preannotate {uuid.uuid4().hex[:8]}", Overrides(language="both")
     )
-    client.ml.create(url=ml_url, project=created.id, title="medlabel")  # Label Studio calls /health + /setup
+    connect_ml_backend(client, with_ml_auth(settings), created.id, ml_url)  # Label Studio: /health + /setup
     return created.id
 
 
@@ -78,6 +80,8 @@ def test_preannotate_ecg_project_in_process(
     # The CLI, as a manager runs it: in-process because MEDLABEL_REDIS_URL is unset.
     monkeypatch.setenv("LABEL_STUDIO_URL", ls_settings.label_studio_url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", ls_settings.label_studio_api_key)
+    monkeypatch.delenv("BASIC_AUTH_USER", raising=False)
+    monkeypatch.delenv("BASIC_AUTH_PASS", raising=False)
     monkeypatch.delenv("MEDLABEL_REDIS_URL", raising=False)
     get_settings.cache_clear()
     from medlabel.cli import main
@@ -89,8 +93,10 @@ def test_preannotate_ecg_project_in_process(
     assert "task data has no 'csv'" in result.output
 
     predicted = _predicted(ls_client, project)
-    with_predictions = {task: preds for task, preds in predicted.items() if preds}
+    with_predictions = {task: preds for task, preds in predicted.items() if any(p["result"] for p in preds)}
     assert len(with_predictions) == 2  # the two strips; neither the empty key nor the non-ECG CSV
+    # Label Studio stored the backend's empty answer for the non-ECG CSV and nothing for the empty key.
+    assert sorted(len(preds) for task, preds in predicted.items() if task not in with_predictions) == [0, 1]
     for preds in with_predictions.values():
         [prediction] = preds
         assert prediction["model_version"].startswith("beats@ecg_beats.")
@@ -102,11 +108,14 @@ def test_preannotate_ecg_project_in_process(
     }  # fmt: skip
     assert "Atrial fibrillation / 심방세동" in choices and "Ventricular trigeminy / 심실 삼단맥" in choices
 
-    # Active learning: the routing layer reads each task's lowest score; a second run has nothing left to do.
+    # Active learning: the routing layer reads each task's lowest score; a second run only meets the task whose
+    # data key is empty (the backend's empty answer is a prediction: asking again would give the same).
     scores = lowest_prediction_scores(ls_client, project)
-    assert scores == pytest.approx({task: preds[0]["score"] for task, preds in with_predictions.items()})
+    assert {t: scores[t] for t in with_predictions} == pytest.approx(
+        {task: preds[0]["score"] for task, preds in with_predictions.items()}
+    )
     total, again = preannotate(ls_client, ls_settings, project)
-    assert total == 2 and len(again.failed) == 1 and len(again.empty) == 1
+    assert total == 1 and list(again.failed.values()) == ["task data has no 'csv'"] and not again.predicted
 
 
 def test_preannotate_through_rq_jobs(
@@ -122,6 +131,8 @@ def test_preannotate_through_rq_jobs(
         "LABEL_STUDIO_URL": ls_settings.label_studio_url,
         "LABEL_STUDIO_API_KEY": ls_settings.label_studio_api_key,
     }
+    for name in ("BASIC_AUTH_USER", "BASIC_AUTH_PASS"):
+        env.pop(name, None)
     log = tmp_path / "worker.log"
     worker = subprocess.Popen(
         [str(Path(sys.executable).parent / "rq"), "worker", "--url", redis_url, QUEUE_NAME],

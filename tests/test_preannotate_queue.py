@@ -30,7 +30,7 @@ def test_a_job_that_dies_fails_its_tasks_and_the_run_goes_on(tmp_path: Path, red
     finished: list[int] = []
     try:
         settings = dataclasses.replace(Settings(), redis_url=redis_url, label_studio_url=nowhere)
-        _run_queued(settings, 7, [[1, 2], [3]], "http://127.0.0.1:9", outcome, finished.append)
+        _run_queued(settings, 7, [[1, 2], [3]], outcome, finished.append)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=15)

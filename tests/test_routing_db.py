@@ -17,7 +17,7 @@ from medlabel.models import Assignment, AssignmentEvent, Physician, ProjectRecor
 from medlabel.routing.explain import explain_task
 from medlabel.routing.generator import INSTITUTIONS, generate_pool, to_csv
 from medlabel.routing.policy import policy_of, set_policy
-from medlabel.routing.pool import import_pool_csv, issue_worklist_token, physician_by_token
+from medlabel.routing.pool import import_pool_csv
 from medlabel.routing.rules import Reason, qualification
 from medlabel.routing.service import (
     TaskInfo,
@@ -334,12 +334,3 @@ def test_gold_reads_are_mixed_in_and_route_new_tasks_routes_only_the_new(pool: S
         )
     }
     assert {pid for pid, _ in gold_reads} <= regular
-
-
-def test_worklist_tokens_only_open_their_own_physician(pool: Session) -> None:
-    first, second = pool.scalars(select(Physician.id).order_by(Physician.id).limit(2)).all()
-    token = issue_worklist_token(pool, first)
-    assert physician_by_token(pool, token).id == first  # type: ignore[union-attr]
-    assert physician_by_token(pool, token + "x") is None
-    assert physician_by_token(pool, issue_worklist_token(pool, second)).id == second  # type: ignore[union-attr]
-    assert issue_worklist_token(pool, first) != token and physician_by_token(pool, token) is None

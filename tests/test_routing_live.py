@@ -1,9 +1,11 @@
-"""Routing end to end on a live Label Studio: project from a template, tasks, pool with LS users, routing,
-worklists (API and page in chromium), Data Manager tabs, and TASKS_CREATED webhooks routing new tasks."""
+"""Routing end to end on a live Label Studio: project from a template, tasks, pool, routing, worklists behind
+the platform login (API and page in chromium), Data Manager tabs, and TASKS_CREATED webhooks routing new
+tasks."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -13,26 +15,29 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from label_studio_sdk import LabelStudio
+from rich.cells import cell_len
 from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
+from medlabel.accounts.passwords import hash_password
 from medlabel.app import create_app
 from medlabel.db import make_engine, make_sessionmaker, upgrade
+from medlabel.models import Account, Role
 from medlabel.projects import create_project
 from medlabel.routing.demo import demo_pool_rows, seed_demo_routing
 from medlabel.routing.generator import INSTITUTIONS, to_csv
 from medlabel.routing.label_studio import (
-    ensure_ls_users,
     fetch_task_infos,
     open_tasks_by_physician,
     publish,
     register_tasks_webhook,
 )
 from medlabel.routing.policy import project_by_ls_id
-from medlabel.routing.pool import import_pool_csv, issue_worklist_token, list_physicians
+from medlabel.routing.pool import import_pool_csv, list_physicians
 from medlabel.routing.service import register_tasks, route_project
 from medlabel.settings import Settings
 from tests.fixtures.label_studio import free_port
+from tests.fixtures.web import PASSWORD, make_settings
 
 pytestmark = pytest.mark.label_studio
 TEMPLATE = "radiology_report_classification"
@@ -41,9 +46,14 @@ TEMPLATE = "radiology_report_classification"
 @pytest.fixture(scope="module")
 def settings(ls_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The live Label Studio with a platform DB of this module's own: its pools are the only ones there."""
-    database = tmp_path_factory.mktemp("routing-db") / "platform.db"
+    folder = tmp_path_factory.mktemp("routing-db")
+    web = make_settings(folder)
     return dataclasses.replace(
-        ls_settings, webhook_secret="live-webhook-secret", database_url=f"sqlite:///{database}"
+        ls_settings,
+        webhook_secret="live-webhook-secret",
+        database_url=f"sqlite:///{folder / 'platform.db'}",
+        secret_key=web.secret_key,
+        gateway_keys=web.gateway_keys,
     )
 
 
@@ -100,10 +110,7 @@ def test_routing_reaches_each_physician_through_worklists_and_data_manager_tabs(
         report = import_pool_csv(session, to_csv(demo_pool_rows("radiology", None, size=12, seed=21)))
         assert report.errors == [] and report.created == 12
         physicians = list_physicians(session)
-        assert ensure_ls_users(ls_client, session, physicians) == 12
-        assert ensure_ls_users(ls_client, session, physicians) == 0  # matched by e-mail, nothing new
-        emails = {(u.email or "").lower(): u.id for u in ls_client.users.list()}
-        assert all(emails[p.email] == p.ls_user_id for p in physicians)
+        assert all(p.ls_user_id is None for p in physicians)  # nobody has a Label Studio user before joining
 
         assert register_tasks(session, project, fetch_task_infos(ls_client, project)) == 14
         routed = route_project(session, project)
@@ -111,43 +118,50 @@ def test_routing_reaches_each_physician_through_worklists_and_data_manager_tabs(
         views = publish(ls_client, settings, session, project)
         open_tasks = open_tasks_by_physician(session, project)
         assert set(views) == set(open_tasks) and len(views) >= 3
-        tokens = {pid: issue_worklist_token(session, pid) for pid in views}
+        emails = {p.id: p.email for p in physicians}
+        for physician_id in views:
+            session.add(
+                Account(
+                    email=emails[physician_id],
+                    role=Role.PHYSICIAN.value,
+                    physician_id=physician_id,
+                    password_hash=hash_password(PASSWORD),
+                )
+            )
+        session.commit()
 
     import httpx
 
     for physician_id, view_id in views.items():
         expected = set(open_tasks[physician_id])
         assert task_ids_in_view(ls_client, created.id, view_id) == expected
-        response = httpx.get(
-            f"{platform_url}/api/physicians/{physician_id}/worklist",
-            headers={"Authorization": f"Bearer {tokens[physician_id]}"},
-        )
-        assert response.status_code == 200
-        assert {item["ls_task_id"] for item in response.json()["assignments"]} == expected
+        with httpx.Client(base_url=platform_url) as client:
+            form = client.get("/login").text
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
+            assert token is not None
+            login = {"email": emails[physician_id], "password": PASSWORD, "csrf_token": token[1]}
+            assert client.post("/login", data=login).status_code == 302
+            listed = client.get("/api/worklist").json()["projects"]
+        assert [p["ls_project_id"] for p in listed] == [created.id]
+        assert {t["ls_task_id"] for t in listed[0]["tasks"]} == expected
 
     context = ls_page.context
     for physician_id in sorted(views)[:2]:
         page = context.new_page()
-        page.goto(f"{platform_url}/physicians/{physician_id}/worklist?token={tokens[physician_id]}")
-        assert page.url.endswith(f"/physicians/{physician_id}/worklist")  # token moved into a cookie
-        shown = {
-            int(x)
-            for x in page.locator("#worklist tbody tr").evaluate_all("rows => rows.map(r => r.dataset.task)")
-        }
-        assert shown == set(open_tasks[physician_id])
-        link = page.locator("a.open-task").first.get_attribute("href")
-        assert link is not None and link.startswith(
-            f"{settings.label_studio_url}/projects/{created.id}/data?task="
+        page.goto(f"{platform_url}/worklist")
+        assert "/login" in page.url  # the worklist is behind the login
+        page.fill("input[name=email]", emails[physician_id])
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url("**/worklist")
+        row = page.locator(f"#worklist tr[data-project='{created.id}']")
+        assert row.locator(".count").inner_text() == str(len(open_tasks[physician_id]))
+        assert (
+            row.locator("a.open-project").get_attribute("href") == f"/projects/{created.id}/data?labeling=1"
         )
-        page.goto(link)  # the link opens the task in Label Studio (the page is logged in as admin)
-        page.wait_for_load_state("networkidle")
-        assert f"/projects/{created.id}/data" in page.url
+        page.click("#logout")
+        page.wait_for_url("**/login")
         page.close()
-    other = sorted(views)[2]
-    page = context.new_page()
-    response = page.goto(f"{platform_url}/physicians/{other}/worklist")
-    assert response is not None and response.status == 403  # no token of theirs: refused
-    page.close()
 
 
 def test_tasks_created_webhook_routes_new_tasks_and_updates_tabs(
@@ -202,7 +216,7 @@ def test_demo_seeding_routes_the_demo_project(
         project = project_by_ls_id(session, created.id)
         open_tasks = open_tasks_by_physician(session, project)
     assert first.report.assigned == 3 and again.report.assigned == 0
-    assert set(first.views) == set(open_tasks) == set(again.tokens)
+    assert set(first.views) == set(open_tasks) == set(again.views)
     for view_id in again.views.values():
         assert task_ids_in_view(ls_client, created.id, view_id) == {created.sample_task_id}
 
@@ -225,6 +239,7 @@ def test_pool_and_route_commands(
         return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
 
     rows = demo_pool_rows("radiology", None, size=10, seed=33)
+    rows[0]["name"] = "김민준"  # two terminal columns per syllable
     good = to_csv(rows)
     bad_row = "KMA-9-1,Han Jiwoo,han@example.org,specialist,radiology,dermatology,,ko,Severance Hospital,20\n"
     csv_file = tmp_path / "physicians.csv"
@@ -236,14 +251,17 @@ def test_pool_and_route_commands(
         in first.output
     )
     assert "pool import: 10 created, 0 updated, 0 unchanged, 1 rows with errors" in first.output
-    assert "label studio: 10 users created" in first.output
     csv_file.write_text(good, encoding="utf-8")
     again = run("pool", "import", str(csv_file))
     assert again.exit_code == 0 and "0 created, 0 updated, 10 unchanged" in again.output
-    assert "label studio: 0 users created" in again.output
 
     listed = run("pool", "list", "--specialty", "radiology")
-    assert listed.exit_code == 0 and "radiology*" in listed.output
+    assert listed.exit_code == 0 and "radiology*" in listed.output and "김민준" in listed.output
+    rows_shown = [line for line in listed.output.splitlines() if "radiology" in line]
+    tier_columns = {
+        cell_len(line[: re.search(r" (specialist|resident|labeler) ", line).start()]) for line in rows_shown
+    }
+    assert len(rows_shown) >= 10 and len(tier_columns) == 1, listed.output  # lined up on the display
     assert run("pool", "list", "--specialty", "astrology").exit_code == 2
 
     with make_sessionmaker(engine)() as session:

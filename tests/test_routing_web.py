@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from medlabel.accounts.passwords import hash_password
 from medlabel.app import create_app
 from medlabel.db import make_engine, make_sessionmaker, upgrade
-from medlabel.models import Assignment, ProjectRecord
+from medlabel.models import Account, Assignment, Physician, ProjectRecord, RoutedTask
 from medlabel.routing.generator import generate_pool, to_csv
-from medlabel.routing.pool import import_pool_csv, issue_worklist_token
-from medlabel.settings import Settings
+from medlabel.routing.pool import import_pool_csv
+from tests.fixtures.web import PASSWORD, email_of, log_in, make_settings
 
 SECRET = "webhook-secret-for-tests"
 LS_URL = "http://ls.invalid:8080"
@@ -26,13 +26,7 @@ LS_URL = "http://ls.invalid:8080"
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    settings = dataclasses.replace(
-        Settings(),
-        database_url=f"sqlite:///{tmp_path / 'platform.db'}",
-        webhook_secret=SECRET,
-        label_studio_url=LS_URL,
-        state_dir=tmp_path,
-    )
+    settings = make_settings(tmp_path, webhook_secret=SECRET, label_studio_url=LS_URL)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     with make_sessionmaker(engine)() as session:
@@ -116,34 +110,31 @@ def test_webhook_routes_new_tasks_and_worklists_show_them_only_to_their_owner(ap
     assert response.status_code == 200 and response.json["assigned"] == 6
     assert post_webhook(client, tasks_created([501], project=999)).json["status"] == "ignored"
     with db(app) as session:
-        rows = session.execute(select(Assignment.physician_id, Assignment.task_id)).all()
+        rows = session.execute(select(Assignment.physician_id, RoutedTask.ls_task_id).join(RoutedTask)).all()
         owners = sorted({pid for pid, _ in rows})
-        tokens = {pid: issue_worklist_token(session, pid) for pid in owners}
+        for pid in owners[:2]:
+            physician = session.get(Physician, pid)
+            assert physician is not None
+            session.add(
+                Account(
+                    email=physician.email,
+                    role="physician",
+                    physician_id=pid,
+                    password_hash=hash_password(PASSWORD),
+                )
+            )
+        session.commit()
     first, second = owners[0], owners[1]
-
-    listed = client.get(
-        f"/api/physicians/{first}/worklist", headers={"Authorization": f"Bearer {tokens[first]}"}
-    )
+    assert log_in(client, email_of(app, first)) == 302
+    listed = client.get("/api/worklist")
     assert listed.status_code == 200
-    items = listed.json["assignments"]
-    expected = sum(1 for pid, _ in rows if pid == first)
-    assert len(items) == expected > 0
-    assert all(i["url"] == f"{LS_URL}/projects/77/data?task={i['ls_task_id']}" for i in items)
-    assert {i["ls_task_id"] for i in items} <= {501, 502, 503}
+    tasks = [t["ls_task_id"] for p in listed.json["projects"] for t in p["tasks"]]
+    assert sorted(tasks) == sorted(t for pid, t in rows if pid == first) and tasks
+    assert listed.json["projects"][0]["url"] == "/projects/77/data?labeling=1"
+    html = client.get("/worklist").get_data(as_text=True)
+    assert html.count('class="button open-project"') == 1
 
-    other = client.get(
-        f"/api/physicians/{first}/worklist", headers={"Authorization": f"Bearer {tokens[second]}"}
-    )
-    assert other.status_code == 403 and other.json["error"] == "forbidden"
-    assert client.get(f"/api/physicians/{first}/worklist").status_code == 403
-
-    redirect = client.get(f"/physicians/{first}/worklist?token={tokens[first]}")
-    assert redirect.status_code == 302 and redirect.headers["Location"].endswith(
-        f"/physicians/{first}/worklist"
-    )
-    assert "HttpOnly" in redirect.headers["Set-Cookie"]
-    page = client.get(f"/physicians/{first}/worklist")
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    assert html.count('class="open-task"') == expected
-    assert app.test_client().get(f"/physicians/{first}/worklist").status_code == 403  # no cookie
+    other = app.test_client()
+    assert log_in(other, email_of(app, second)) == 302
+    theirs = [t["ls_task_id"] for p in other.get("/api/worklist").json["projects"] for t in p["tasks"]]
+    assert sorted(theirs) == sorted(t for pid, t in rows if pid == second)

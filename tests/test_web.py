@@ -11,21 +11,28 @@ from werkzeug.serving import make_server
 
 from config_templates import list_templates
 from medlabel.app import create_app
+from medlabel.errors import ConfigError
 from tests.fixtures.label_studio import free_port
+from tests.fixtures.web import make_settings
 
 
 @pytest.fixture(scope="module")
-def web_url() -> Iterator[str]:
+def web_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    server = make_server("127.0.0.1", port, create_app())
+    server = make_server("127.0.0.1", port, create_app(make_settings(tmp_path_factory.mktemp("web"))))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
 
 
-def test_catalog_api_and_errors() -> None:
-    client = create_app().test_client()
+def test_the_app_refuses_to_start_without_a_session_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="MEDLABEL_SECRET_KEY"):
+        create_app(make_settings(tmp_path, secret_key=""))
+
+
+def test_catalog_api_and_errors(tmp_path: Path) -> None:
+    client = create_app(make_settings(tmp_path)).test_client()
     assert client.get("/health").get_json() == {"status": "UP"}
     templates = client.get("/api/templates?specialty=ophthalmology").get_json()
     assert templates and {t["specialty"] for t in templates} == {"ophthalmology"}
@@ -47,7 +54,7 @@ def test_catalog_page_in_a_browser(browser, web_url: str, screenshot_dir: Path) 
     assert page.locator("tbody tr").count() == len(list_templates(specialty="radiology"))
     page.screenshot(path=str(screenshot_dir / "web_catalog.png"))
     page.click("text=Chest X-ray: CheXpert 14 observations")
-    page.click("text=한국어")
+    page.click("main >> text=한국어")
     assert "기흉" in page.content()
     page.screenshot(path=str(screenshot_dir / "web_template.png"), full_page=False)
     page.close()

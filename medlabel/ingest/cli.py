@@ -32,7 +32,7 @@ def _region(value: str) -> tuple[int, int, int, int]:
 
 
 @click.command("ingest")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--project", "project_id", type=int, required=True, help="Label Studio project id.")
 @click.option("--window", "window_preset", help="Window preset for CT/MR (lung, bone, brain, …).")
 @click.option(
@@ -81,9 +81,7 @@ def ingest(
         burned_in_regions=tuple(_region(r) for r in regions),
         window_preset=window_preset,
     )
-    files = sum(
-        1 if p.is_file() else sum(1 for q in p.rglob("*") if q.is_file()) for p in paths if p.exists()
-    )
+    files = sum(1 if p.is_file() else sum(1 for q in p.rglob("*") if q.is_file()) for p in paths)
     if use_queue is None:
         use_queue = bool(settings.redis_url) and files > QUEUE_ABOVE_FILES
     if use_queue:
@@ -98,9 +96,10 @@ def ingest(
             result = IngestRun(
                 make_client(settings), settings, session, project_id, options, on_progress=bar.update
             ).run(list(paths))
+        buckets = result.buckets()
         click.echo(
-            f"{result.sources} sources: {result.ingested} tasks created, {result.duplicates} duplicates skipped, "
-            f"{len(result.quarantined)} quarantined"
+            f"{result.sources} sources: {buckets['task']} in {result.ingested} new tasks, "
+            f"{buckets['duplicate']} duplicates skipped, {buckets['quarantined']} quarantined"
         )
         for reason, count in result.reasons().items():
             click.echo(f"  {count:>6}  {reason}")

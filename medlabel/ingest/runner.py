@@ -41,6 +41,10 @@ from plugins.base import IngestContext, IngestOptions, Plugin, Quarantine, Sourc
 logger = logging.getLogger(__name__)
 
 STORAGE_TITLE = "medlabel ingest"
+#: Detail of a source whose bytes another source of the same run already had.
+SAME_BYTES = "same content earlier in this run"
+#: The summary's buckets, best first: a source whose parts landed in several (a CSV of notes) counts in the best.
+BUCKETS = ("task", "duplicate", "quarantined")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,22 @@ class IngestResult:
         for entry in self.quarantined:
             counts[entry.reason or "unknown"] = counts.get(entry.reason or "unknown", 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def buckets(self) -> dict[str, int]:
+        """Sources per bucket (`BUCKETS`): every source in exactly one, so they add up to `sources`."""
+        best: dict[str, str] = {}
+        counts = dict.fromkeys(BUCKETS, 0)
+        for entry in self.entries:
+            if entry.detail == SAME_BYTES:  # a second copy: its own source, its key is the first copy's
+                counts["duplicate"] += 1
+                continue
+            bucket = entry.outcome if entry.outcome in BUCKETS else "quarantined"  # "failed" too
+            current = best.get(entry.source_key)
+            if current is None or BUCKETS.index(bucket) < BUCKETS.index(current):
+                best[entry.source_key] = bucket
+        for bucket in best.values():
+            counts[bucket] += 1
+        return counts
 
     def exit_code(self, strict: bool) -> int:
         """Non-zero only when nothing could be ingested (duplicates count as already in), or on --strict."""
@@ -146,9 +166,11 @@ class IngestRun:
         self.staging = private_dir(work / "staging")
         self.scratch = work / "scratch"
         self.quarantine_dir = settings.state_dir / "ingest" / "quarantine" / f"p{project_id}"
+        #: Content already in the project before this run, and content this run has taken.
         self.known = set(
             session.scalars(select(IngestedItem.content_key).where(IngestedItem.ls_project_id == project_id))
         )
+        self.accepted: set[str] = set()
         self.names: dict[str, SourceFile] = {}
         self.done: set[str] = set()
         self.pending: list[tuple[TaskDraft, str]] = []
@@ -207,9 +229,7 @@ class IngestRun:
                 continue
             key = _key_of(self.secret, item)
             if key in self.names:  # the same bytes twice in one run (e.g. a folder and its zip)
-                self._record(
-                    Entry(item.display_name, key, "duplicate", detail="same content earlier in this run")
-                )
+                self._record(Entry(item.display_name, key, "duplicate", detail=SAME_BYTES))
                 continue
             self.names[key] = item
             if item.size == 0:
@@ -247,13 +267,16 @@ class IngestRun:
                     )
 
     def _accept(self, draft: TaskDraft, plugin: str) -> None:
-        if draft.content_key in self.known:
+        if draft.content_key in self.known or draft.content_key in self.accepted:
+            detail = (
+                "already a task in this project"
+                if draft.content_key in self.known
+                else "same de-identified content as another source of this run"
+            )
             for key in draft.source_keys:
-                self._record(
-                    Entry(self._name(key), key, "duplicate", detail="already a task in this project")
-                )
+                self._record(Entry(self._name(key), key, "duplicate", detail=detail))
             return
-        self.known.add(draft.content_key)
+        self.accepted.add(draft.content_key)
         self.pending.append((draft, plugin))
         if len(self.pending) >= self.batch_size:
             self._flush()
@@ -293,7 +316,7 @@ class IngestRun:
             self.session.rollback()
             self._undo(task_ids, moved)
             for draft, _plugin in batch:
-                self.known.discard(draft.content_key)
+                self.accepted.discard(draft.content_key)
                 for key in draft.source_keys:
                     self._record(
                         Entry(self._name(key), key, "failed", reason="import_failed", detail=str(exc)[:300])

@@ -1,11 +1,15 @@
 """All platform tables, imported here so Alembic sees one metadata."""
 
+from medlabel.models.accounts import Account, Invite, Role
 from medlabel.models.ingest import IngestedItem, IngestKey
 from medlabel.models.pool import Physician, PhysicianSpecialty
 from medlabel.models.projects import ProjectRecord
 from medlabel.models.routing import Assignment, AssignmentEvent, RoutedTask, RoutingPolicy
 
 __all__ = [
+    "Account",
+    "Invite",
+    "Role",
     "Assignment",
     "AssignmentEvent",
     "IngestKey",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from medlabel.db import Base
@@ -30,8 +30,8 @@ class Physician(Base):
     accuracy: Mapped[float | None] = mapped_column(Float)
     #: Gold reads behind `accuracy`: few reads earn an exploration bonus in the dispatcher.
     reads_count: Mapped[int] = mapped_column(Integer, default=0)
-    #: SHA-256 of the physician's worklist token (the token itself is shown once, never stored).
-    worklist_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The LS user's personal refresh token, Fernet-encrypted with the gateway keys (useless without them).
+    ls_refresh_token: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
     specialties: Mapped[list[PhysicianSpecialty]] = relationship(

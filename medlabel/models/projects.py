@@ -26,4 +26,7 @@ class ProjectRecord(Base):
     label_codes: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: Independent reads per task, from the template unless the routing policy overrides it.
     reads: Mapped[int] = mapped_column(Integer)
+    #: Model-version prefixes whose predictions physicians are shown (None: all; [] : none). The gateway
+    #: drops every other prediction from what a physician's editor receives.
+    shown_models: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))

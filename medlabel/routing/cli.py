@@ -5,6 +5,7 @@ The groups are plain click groups: `medlabel.cli.main` (a MedlabelGroup) turns e
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,10 @@ import click
 
 from medlabel.errors import RoutingError
 from medlabel.settings import get_settings
+from medlabel.tables import cell
+
+#: `route --project` routed what it could, but some tasks are short of readers (the pool is too small).
+SHORTFALL_EXIT = 4
 
 
 @click.group()
@@ -22,11 +27,13 @@ def pool() -> None:
 
 @pool.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--no-label-studio", is_flag=True, help="Do not create or match Label Studio users.")
-def pool_import(csv_file: Path, no_label_studio: bool) -> None:
-    """Import physicians from CSV: valid rows are upserted by license number, bad rows are reported."""
+def pool_import(csv_file: Path) -> None:
+    """Import physicians from CSV: valid rows are upserted by license number, bad rows are reported.
+
+    Nobody can log in yet: `medlabel accounts invite --physician ID` sends each one a link to set a password.
+    """
     from medlabel.db import platform_session
-    from medlabel.routing.pool import import_pool_csv, list_physicians
+    from medlabel.routing.pool import import_pool_csv
 
     settings = get_settings()
     try:
@@ -37,13 +44,6 @@ def pool_import(csv_file: Path, no_label_studio: bool) -> None:
         report = import_pool_csv(session, text)
         for error in report.errors:
             click.echo(f"{csv_file.name}: {error}", err=True)
-        if not no_label_studio:
-            from medlabel.ls_client import make_client
-            from medlabel.routing.label_studio import ensure_ls_users
-
-            missing = [p for p in list_physicians(session) if p.ls_user_id is None]
-            created = ensure_ls_users(make_client(settings), session, missing) if missing else 0
-            click.echo(f"label studio: {created} users created, {len(missing) - created} matched by e-mail")
     click.echo(f"pool import: {report.summary()}")
     if report.errors:
         raise SystemExit(2)
@@ -66,7 +66,7 @@ def pool_list(specialty: str | None) -> None:
             specs = ";".join(s.specialty + ("*" if s.board_certified else "") for s in p.specialties)
             status = "active" if p.active else "paused"
             click.echo(
-                f"{p.id:>5} {p.license_number:<16} {p.name[:20]:<20} {p.tier:<10} {specs[:40]:<40} "
+                f"{p.id:>5} {cell(p.license_number, 16)} {cell(p.name, 20)} {p.tier:<10} {cell(specs, 40)} "
                 f"{p.daily_capacity:>4} {status}"
             )
         click.echo(f"\n{len(physicians)} physicians")
@@ -160,19 +160,6 @@ def pool_resume(physician_id: int) -> None:
     _set_active(physician_id, True)
 
 
-@pool.command("token")
-@click.argument("physician_id", type=int)
-def pool_token(physician_id: int) -> None:
-    """Issue a new worklist token for a physician (the previous one stops working); printed once."""
-    from medlabel.db import platform_session
-    from medlabel.routing.pool import issue_worklist_token
-
-    with platform_session(get_settings()) as session:
-        token = issue_worklist_token(session, physician_id)
-    click.echo(f"worklist token for physician {physician_id}: {token}")
-    click.echo(f"worklist page: /physicians/{physician_id}/worklist?token={token}")
-
-
 @click.group(invoke_without_command=True)
 @click.option("--project", "ls_project_id", type=int, help="Label Studio project id to route.")
 @click.pass_context
@@ -203,6 +190,7 @@ def route(ctx: click.Context, ls_project_id: int | None) -> None:
         click.echo(f"  task {ls_task_id}: short of {missing} eligible physician(s)")
     if report.shortfalls:
         click.echo(f"{len(report.shortfalls)} tasks could not get all their reads (see `route explain TASK`)")
+        sys.exit(SHORTFALL_EXIT)
 
 
 @route.command("explain")

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from medlabel.errors import RoutingError
 from medlabel.routing.generator import generate_pool, to_csv
-from medlabel.routing.label_studio import ensure_ls_users, fetch_task_infos, publish
+from medlabel.routing.label_studio import fetch_task_infos, publish
 from medlabel.routing.policy import project_by_ls_id, template_policy
-from medlabel.routing.pool import import_pool_csv, issue_worklist_token, list_physicians
+from medlabel.routing.pool import import_pool_csv
 from medlabel.routing.service import RouteReport, register_tasks, route_project
 from medlabel.settings import Settings
 
@@ -19,8 +19,6 @@ from medlabel.settings import Settings
 @dataclass
 class DemoRouting:
     report: RouteReport
-    #: physician id -> worklist token (new tokens on every call; the previous ones stop working).
-    tokens: dict[int, str] = field(default_factory=dict)
     #: physician id -> Data Manager view id in the demo project.
     views: dict[int, int] = field(default_factory=dict)
 
@@ -49,8 +47,7 @@ def seed_demo_routing(
     size: int = 12,
     seed: int = 7,
 ) -> DemoRouting:
-    """Import the demo pool (idempotent), create/match its Label Studio users, route the project's tasks,
-    create each reader's Data Manager tab and issue worklist tokens."""
+    """Import the demo pool (idempotent), route the project's tasks and create each reader's Data Manager tab."""
     project = project_by_ls_id(session, ls_project_id)
     policy = template_policy(project)
     report = import_pool_csv(
@@ -58,9 +55,7 @@ def seed_demo_routing(
     )
     if report.errors:  # generated rows are valid by construction; fail loudly if that ever changes
         raise RoutingError(f"demo pool rejected: {report.errors[0]}")
-    ensure_ls_users(client, session, [p for p in list_physicians(session) if p.ls_user_id is None])
     register_tasks(session, project, fetch_task_infos(client, project))
     routed = route_project(session, project)
     views = publish(client, settings, session, project)
-    tokens = {pid: issue_worklist_token(session, pid) for pid in sorted(views)}
-    return DemoRouting(report=routed, tokens=tokens, views=views)
+    return DemoRouting(report=routed, views=views)

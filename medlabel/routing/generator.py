@@ -6,12 +6,12 @@ then family medicine, radiology, surgery and pediatrics; tuberculosis and preven
 
 from __future__ import annotations
 
-import csv
 import io
 import random
 from collections.abc import Iterable
 
 from medlabel.specialties import SPECIALTIES
+from medlabel.tables import write_csv
 
 #: Relative head counts per specialty (roughly per-mille of Korean specialists).
 SPECIALTY_WEIGHTS: dict[str, float] = {
@@ -115,7 +115,5 @@ def generate_pool(size: int = 320, seed: int = 0, min_per_specialty: int = 2) ->
 def to_csv(rows: Iterable[dict[str, str]]) -> str:
     """Pool rows in the `medlabel pool import` format."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
+    write_csv(buffer, CSV_COLUMNS, rows)
     return buffer.getvalue()

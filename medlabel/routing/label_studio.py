@@ -34,33 +34,6 @@ SECRET_HEADER = "X-Medlabel-Secret"
 NO_TASK = 0
 
 
-def ensure_ls_users(client: LabelStudio, session: Session, physicians: list[Physician]) -> int:
-    """Match each physician to the Label Studio user with their e-mail, creating it if absent.
-
-    Idempotent: matching is by e-mail (case-insensitive), so re-runs create nothing. Returns how many users
-    were created. Created users have no password; physicians set one through LS's reset or an invite link.
-    """
-    users = call("list users", lambda: client.users.list())
-    by_email = {(u.email or "").lower(): u.id for u in users}
-    created = 0
-    for physician in physicians:
-        user_id = by_email.get(physician.email.lower())
-        if user_id is None:
-            first, _, last = physician.name.partition(" ")
-            user = call(
-                "create user",
-                lambda p=physician, f=first, la=last: client.users.create(
-                    username=p.email, email=p.email, first_name=f, last_name=la
-                ),
-            )
-            user_id = user.id
-            created += 1
-        physician.ls_user_id = user_id
-    session.commit()
-    logger.info("label studio users: %d created, %d matched", created, len(physicians) - created)
-    return created
-
-
 def task_info(task: Mapping[str, Any]) -> TaskInfo:
     """Routing facts of an LS task dict: ingest puts them in `meta`; priority is the lowest prediction score."""
     meta = task.get("meta") or {}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,6 +36,7 @@ def import_pool_csv(session: Session, text: str) -> ImportReport:
     records, errors = parse_pool_csv(text)
     report = upsert_physicians(session, records)
     report.errors = sorted(errors + report.errors, key=lambda e: e.row)
+    logger.info("pool import: %s", report.summary())  # after the parse errors joined the upsert's own
     return report
 
 
@@ -91,7 +90,6 @@ def upsert_physicians(session: Session, records: Sequence[PhysicianRecord]) -> I
             for code, certified in sorted(record.specialties.items())
         ]
     session.commit()
-    logger.info("pool import: %s", report.summary())
     return report
 
 
@@ -120,25 +118,6 @@ def get_physician(session: Session, physician_id: int) -> Physician:
     if physician is None:
         raise UnknownRecordError(f"no physician with id {physician_id}")
     return physician
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_worklist_token(session: Session, physician_id: int) -> str:
-    """A new secret for the physician's worklist; the old one stops working. Only its hash is stored."""
-    physician = get_physician(session, physician_id)
-    token = secrets.token_urlsafe(24)
-    physician.worklist_token_hash = hash_token(token)
-    session.commit()
-    return token
-
-
-def physician_by_token(session: Session, token: str) -> Physician | None:
-    if not token:
-        return None
-    return session.scalar(select(Physician).where(Physician.worklist_token_hash == hash_token(token)))
 
 
 def require_known_specialty(specialty: str | None) -> None:

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pydicom.config
 from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import read_dataset
 from pydicom.pixels import get_decoder
@@ -28,6 +29,9 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import VR
 
 from plugins.base import SourceRejected
+
+#: The length field of a value with undefined length (PS3.5 7.1.1).
+UNDEFINED_LENGTH = 0xFFFFFFFF
 
 # pydicom logs and warns with the raw value when one is invalid for its VR ("Invalid value for VR DA:
 # '<birth date>'"). Hospital files hold such values and, before de-identification, they are PHI: ingest never
@@ -120,9 +124,37 @@ def read(data: bytes, name: str) -> Dataset:
             "no_file_meta", "data set without File Meta Information lacks SOP Class/Instance UID"
         )
     if not any(k in ds for k in PIXEL_KEYWORDS):
+        if _cut_short(ds):
+            # pydicom stops quietly at a clean cut between elements: an image object without pixels was cut short.
+            raise SourceRejected(
+                "corrupt", "an image data set that ends before its pixel data (truncated file)"
+            )
         what = "a DICOMDIR" if "DirectoryRecordSequence" in ds else "no Pixel Data element"
         raise SourceRejected("no_pixel_data", f"the data set has {what}")
     return ds
+
+
+def _cut_short(ds: Dataset) -> bool:
+    """Image pixel attributes without pixels, or a last element that holds fewer bytes than it declares or does
+    not convert: the file was cut short.
+
+    pydicom reads a file that stops between elements, or inside a value, without a warning. A cut exactly between
+    two elements before the image attributes cannot be told from a pixel-less object (an image SOP class is no
+    proof: DICOMDIR test sets carry CT Image Storage stubs with no image attribute).
+    """
+    if any(k in ds for k in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel")):
+        return True
+    elements = list(ds.elements())
+    if not elements or not isinstance(elements[-1], RawDataElement):
+        return False
+    last = elements[-1]
+    if last.value is not None and last.length != UNDEFINED_LENGTH and len(last.value) < last.length:
+        return True
+    try:
+        ds[last.tag]
+    except Exception:  # pydicom fails on a cut sequence with several exception types
+        return True
+    return False
 
 
 def _parse(fp: BinaryIO, kind: str | None, *, stop_before_pixels: bool) -> Dataset:

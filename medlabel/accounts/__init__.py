@@ -1,0 +1,1 @@
+"""Platform accounts: passwords, invites, sessions, and each physician's Label Studio identity."""
