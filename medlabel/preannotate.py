@@ -126,6 +126,12 @@ def _stored(client: LabelStudio, project_id: int, task_ids: Sequence[int]) -> di
     return {t["id"]: list(t.get("predictions") or []) for t in _tasks(client, project_id, task_ids)}
 
 
+def _unanswered_reason(client: LabelStudio, project_id: int) -> str:
+    """Why Label Studio stored no prediction, from its ML connection's state (asked only when one is missing)."""
+    backend = call("read ML backend", lambda: client.ml.get(id=connected_backend(client, project_id)))
+    return BACKEND_DOWN.get(str(backend.state), "the ML backend failed on this task (its log says why)")
+
+
 def run_batch(project_id: int, task_ids: Sequence[int], settings: Settings | None = None) -> dict[str, Any]:
     """Have Label Studio predict one batch; the job RQ runs (its result is `BatchResult.as_dict()`, JSON only).
 
@@ -154,8 +160,7 @@ def run_batch(project_id: int, task_ids: Sequence[int], settings: Settings | Non
         for task_id in unanswered:  # Label Studio dropped the batch: find the task(s) at fault one by one
             _retrieve(client, project_id, [task_id])
         stored.update(_stored(client, project_id, unanswered))
-    backend = call("read ML backend", lambda: client.ml.get(id=connected_backend(client, project_id)))
-    reason = BACKEND_DOWN.get(str(backend.state), "the ML backend failed on this task (its log says why)")
+    reason = _unanswered_reason(client, project_id) if any(not stored.get(t) for t in ready) else ""
     for task_id in ready:
         predictions = stored.get(task_id)
         if not predictions:

@@ -40,7 +40,14 @@ def test_every_project_service_command_exists_in_the_project() -> None:
 
 def test_secrets_come_from_the_environment_not_the_file() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
-    for variable in ("POSTGRES_PASSWORD", "LABEL_STUDIO_SECRET_KEY", "LABEL_STUDIO_API_KEY"):
+    for variable in (
+        "POSTGRES_PASSWORD",
+        "LABEL_STUDIO_SECRET_KEY",
+        "LABEL_STUDIO_API_KEY",
+        "MEDLABEL_SECRET_KEY",
+        "MEDLABEL_GATEWAY_KEYS",
+        "MEDLABEL_PUBLIC_URL",
+    ):
         assert f"${{{variable}:?" in text
     assert "SECRET_KEY: ${LABEL_STUDIO_SECRET_KEY" in text
 
@@ -52,3 +59,11 @@ def test_label_studio_is_hardened_with_only_the_compose_subnet_let_through() -> 
     assert env["LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK"] == "true"
     assert env["LOCAL_FILES_DOCUMENT_ROOT"] not in ("/", "")
     assert env["USER_ADDITIONAL_BANNED_SUBNETS"] == ",".join(banned_subnets_except(subnet))
+
+
+def test_physicians_can_reach_only_the_gateway_and_label_studio_only_the_host_loopback() -> None:
+    published = {name: service.get("ports", []) for name, service in SERVICES.items()}
+    assert published["web"] == ["8090:8090"]  # the platform and its gateway, behind the operator's TLS
+    assert published["label-studio"] == ["127.0.0.1:8080:8080"]  # the managers' admin entry, loopback only
+    assert all(not ports for name, ports in published.items() if name not in ("web", "label-studio"))
+    assert "gthread" in SERVICES["web"]["command"]

@@ -87,7 +87,7 @@ def proxy(path: str) -> ResponseReturnValue:
         if _wants_page():
             return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
         return {"error": "unauthorized", "detail": "log in to the platform first"}, 401
-    physician = db_session().get(Physician, current_user.physician_id) if current_user.physician_id else None
+    physician: Physician | None = current_user.account.physician
     if physician is None:
         return _refuse(
             None, "the labeling gateway is for physicians; managers use Label Studio's admin entry"
@@ -96,8 +96,10 @@ def proxy(path: str) -> ResponseReturnValue:
         return _refuse(physician.id, "your access is paused; your project manager can tell you more")
     if call.method in WRITES and not _same_origin(configured):
         return _refuse(physician.id, "cross-origin write")
-    if is_asset(call):
-        return _forward(physician, None)
+    if is_asset(
+        call
+    ):  # public files: sent without the physician's token (LS would authenticate it for nothing)
+        return _forward(None, None)
     grants = load_grants(db_session(), physician)
     decision = decide(call, grants)
     if decision.action is Action.DENY:
@@ -176,7 +178,7 @@ def _forward(
 ) -> ResponseReturnValue:
     upstream = _upstream()
     headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
-    if physician.ls_refresh_token is not None:  # assets need none, and may come before provisioning
+    if physician is not None:
         headers["Authorization"] = f"Bearer {upstream.tokens.get(physician)}"
     body = _request_body(decision, grants)
     if body is not None and decision is not None and decision.body is not None:
@@ -184,7 +186,12 @@ def _forward(
     url = request.full_path if request.query_string else request.path
     outgoing = upstream.http.build_request(request.method, url, headers=headers, content=body)
     answer = upstream.http.send(outgoing, stream=True)
-    if decision is not None and decision.response is not None and answer.status_code == 200:
+    if (
+        physician is not None
+        and decision is not None
+        and decision.response is not None
+        and answer.status_code == 200
+    ):
         return _filtered(answer, decision, grants, physician)
     return Response(
         _stream(answer),

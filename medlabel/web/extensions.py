@@ -15,6 +15,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import joinedload
 
 from medlabel.errors import ConfigError
 from medlabel.models import Account
@@ -37,6 +38,8 @@ class SessionUser(UserMixin):
     """What a request knows about its logged-in account; loaded fresh on every request."""
 
     def __init__(self, account: Account) -> None:
+        #: The request's own ORM row (physician loaded with it): the gateway reads it on every request.
+        self.account = account
         self.account_id = account.id
         self.email = account.email
         self.role = account.role
@@ -54,7 +57,7 @@ def load_user(user_id: str) -> SessionUser | None:
     account_id, _, version = user_id.partition(":")
     if not account_id.isdigit() or not version.isdigit():
         return None
-    account = db_session().get(Account, int(account_id))
+    account = db_session().get(Account, int(account_id), options=[joinedload(Account.physician)])
     if account is None or not account.active or account.session_version != int(version):
         return None
     return SessionUser(account)
