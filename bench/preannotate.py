@@ -1,6 +1,8 @@
-"""Pre-annotation benchmark: the rate of `medlabel preannotate` through Label Studio before and after Label Studio
-drove it (`bench/ls_preannotate.py`), /predict latency and throughput with 1 vs 2 gunicorn workers, and agreement
-of the pre-annotations with truth built independently of the models.
+"""Pre-annotation benchmark: rate through Label Studio before/after, /predict speed, agreement with truth.
+
+The rate of `medlabel preannotate` through Label Studio before and after Label Studio drove it
+(`bench/ls_preannotate.py`), /predict latency and throughput with 1 vs 2 gunicorn workers, and agreement of the
+pre-annotations with truth built independently of the models.
 
     .venv/bin/python -m bench.preannotate [--only backend|label-studio] [--ls-tasks 60] [--tasks 24] [--clients 4]
 

@@ -104,7 +104,7 @@ def templates_show(template_id: str, language: str, xml_only: bool) -> None:
 @click.option(
     "--deep",
     is_flag=True,
-    help="Templates: also have label-studio-sdk generate and validate a sample prediction (~2 s).",
+    help="Templates: also have label-studio-sdk generate and validate a sample prediction (~1.5 s).",
 )
 def templates_validate(path_or_id: str, strict: bool, deep: bool) -> None:
     """Validate a catalog template (by id or folder) or a labeling-config XML file of your own.

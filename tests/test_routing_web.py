@@ -10,7 +10,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from medlabel.accounts.passwords import hash_password
 from medlabel.app import create_app
@@ -18,7 +17,7 @@ from medlabel.db import make_engine, make_sessionmaker, upgrade
 from medlabel.models import Account, Assignment, Physician, ProjectRecord, RoutedTask
 from medlabel.routing.generator import generate_pool, to_csv
 from medlabel.routing.pool import import_pool_csv
-from tests.fixtures.web import PASSWORD, email_of, log_in, make_settings
+from tests.fixtures.web import PASSWORD, db, email_of, log_in, make_settings
 
 SECRET = "webhook-secret-for-tests"
 LS_URL = "http://ls.invalid:8080"
@@ -47,11 +46,6 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     app.extensions["test_sessions"] = make_sessionmaker(engine)
     yield app
     engine.dispose()
-
-
-def db(app: Flask) -> Session:
-    session: Session = app.extensions["test_sessions"]()
-    return session
 
 
 def tasks_created(ls_task_ids: list[int], project: int = 77) -> dict[str, Any]:
