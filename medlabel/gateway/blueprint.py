@@ -236,6 +236,7 @@ def _filtered(
                 task_id,
             )
             return {"detail": "There are no more tasks routed to you in this project."}, 404
+        _upstream().remember_media(body)
         body = filters.task_for(body, grants, grants.tasks[task_id])
     elif decision.response is ResponseFilter.PROJECT:
         body = filters.project_for(body)

@@ -61,7 +61,10 @@ class Upstream:
         # Authors and task data do not change once written (the gateway strips authorship from every write).
         self.annotation_owner = lru_cache(maxsize=100_000)(self._annotation_owner)
         self.draft_owner = lru_cache(maxsize=100_000)(self._draft_owner)
-        self.task_media = lru_cache(maxsize=100_000)(self._task_media)
+        self._fetch_media = lru_cache(maxsize=100_000)(self._task_media)
+        #: Media of tasks the gateway already passed to a physician: the editor asks for a task's image right
+        #: after the task, so the check needs no extra call to Label Studio.
+        self._seen_media: dict[int, frozenset[str]] = {}
 
     def _get(self, path: str) -> dict[str, Any] | None:
         answer = self.http.get(path, headers=self._service)
@@ -85,6 +88,16 @@ class Upstream:
             return None
         user = found.get("user")
         return (int(user) if str(user).isdigit() else None), int(found["task"])
+
+    def remember_media(self, task: dict[str, Any]) -> None:
+        if isinstance(task.get("id"), int):
+            if len(self._seen_media) >= 100_000:  # bounded; a miss only costs one call to Label Studio
+                self._seen_media.clear()
+            self._seen_media[task["id"]] = media_paths(task.get("data"))
+
+    def task_media(self, task_id: int) -> frozenset[str]:
+        seen = self._seen_media.get(task_id)
+        return seen if seen is not None else self._fetch_media(task_id)
 
     def _task_media(self, task_id: int) -> frozenset[str]:
         found = self._get(f"/api/tasks/{task_id}/")
