@@ -9,12 +9,20 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from medlabel.accounts.passwords import hash_password
 from medlabel.app import create_app
 from medlabel.db import make_engine, make_sessionmaker, upgrade
-from medlabel.models import Account, Assignment, Physician, ProjectRecord, RoutedTask
+from medlabel.models import (
+    Account,
+    Assignment,
+    IngestedItem,
+    Physician,
+    PhysicianSpecialty,
+    ProjectRecord,
+    RoutedTask,
+)
 from medlabel.routing.generator import generate_pool, to_csv
 from medlabel.routing.pool import import_pool_csv
 from tests.fixtures.web import PASSWORD, db, email_of, log_in, make_settings
@@ -99,12 +107,44 @@ def test_webhook_needs_the_shared_secret(app: Flask) -> None:
 
 
 def test_webhook_routes_new_tasks_and_worklists_show_them_only_to_their_owner(app: Flask) -> None:
+    """The webhook answers before routing (routing runs once the answer is closed); source facts come from the
+    platform DB (ingest's record), never from the task's meta in Label Studio."""
+    with db(app) as session:
+        qualified = session.scalars(
+            select(Physician.institution)
+            .join(PhysicianSpecialty)
+            .where(PhysicianSpecialty.specialty == "radiology", Physician.tier != "labeler")
+        ).all()
+        assert len(set(qualified)) == len(qualified) == 2  # k=2: both read every task, unless in conflict
+        ingested = sorted(qualified)[0]
+        session.add(
+            IngestedItem(
+                ls_project_id=77,
+                content_key="k501",
+                ls_task_id=501,
+                source_institution=ingested,
+                plugin="text",
+                run_id="r1",
+            )
+        )
+        session.commit()
     client = app.test_client()
     response = post_webhook(client, tasks_created([501, 502, 503]))
-    assert response.status_code == 200 and response.json["assigned"] == 6
+    assert response.status_code == 202 and response.json == {"status": "accepted", "tasks": 3}
+    with db(app) as session:
+        assert session.scalar(select(func.count()).select_from(Assignment)) == 0  # answered before routing
+    response.close()  # what the WSGI server does once the answer is sent: routing runs now
     assert post_webhook(client, tasks_created([501], project=999)).json["status"] == "ignored"
     with db(app) as session:
         rows = session.execute(select(Assignment.physician_id, RoutedTask.ls_task_id).join(RoutedTask)).all()
+        assert len(rows) == 5  # task 501 came from one of the two readers' institution: one read short
+        facts = {
+            t.ls_task_id: (t.content_key, t.source_institution) for t in session.scalars(select(RoutedTask))
+        }
+        assert facts == {501: ("k501", ingested), 502: (None, None), 503: (None, None)}
+        readers_501 = [session.get(Physician, pid) for pid, t in rows if t == 501]
+        assert [p.institution for p in readers_501 if p is not None] == [sorted(qualified)[1]]
+        assert session.scalar(select(RoutedTask.shortfall).where(RoutedTask.ls_task_id == 501)) == 1
         owners = sorted({pid for pid, _ in rows})
         for pid in owners[:2]:
             physician = session.get(Physician, pid)
