@@ -8,19 +8,32 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from label_studio_sdk import LabelStudio
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
 from medlabel.db import Base
-from medlabel.errors import NoEligiblePhysicianError, RoutingError, UnknownRecordError
-from medlabel.models import Assignment, AssignmentEvent, Physician, ProjectRecord, RoutedTask, RoutingPolicy
+from medlabel.errors import LabelStudioError, NoEligiblePhysicianError, RoutingError, UnknownRecordError
+from medlabel.models import (
+    Assignment,
+    AssignmentEvent,
+    DailyLoad,
+    IngestedItem,
+    Physician,
+    ProjectRecord,
+    RoutedTask,
+    RoutingPolicy,
+)
+from medlabel.models.routing import HOLDING_STATES
 from medlabel.routing.explain import explain_task
 from medlabel.routing.generator import INSTITUTIONS, generate_pool, to_csv
+from medlabel.routing.operations import tasks_arrived
 from medlabel.routing.policy import policy_of, set_policy
 from medlabel.routing.pool import import_pool_csv
 from medlabel.routing.rules import Reason, qualification
 from medlabel.routing.service import (
     TaskInfo,
+    expire_leases,
     is_assigned,
     physician_views,
     record_submission,
@@ -29,6 +42,7 @@ from medlabel.routing.service import (
     route_project,
     set_active,
 )
+from medlabel.settings import Settings
 
 ROUTING_TABLES = {
     "physicians",
@@ -37,6 +51,8 @@ ROUTING_TABLES = {
     "tasks",
     "assignments",
     "assignment_events",
+    "routing_daily_loads",
+    "ingested_items",
 }
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 _ls_ids = itertools.count(900_000)
@@ -334,3 +350,83 @@ def test_gold_reads_are_mixed_in_and_route_new_tasks_routes_only_the_new(pool: S
         )
     }
     assert {pid for pid, _ in gold_reads} <= regular
+
+
+def label_studio_down() -> LabelStudio:
+    """The client factory of a run where Label Studio is unreachable: routing stands, publishing fails."""
+    raise LabelStudioError("cannot reach Label Studio (test)")
+
+
+def test_source_facts_that_arrive_late_cancel_conflicting_reads_and_refill_them(pool: Session) -> None:
+    """The webhook may report a task before ingest has recorded where it came from; ingest's own report then
+    brings the institution, and reads by that institution's physicians are cancelled and given to others."""
+    project = make_project(pool)
+    ls_id = next(_ls_ids)
+    first = tasks_arrived(pool, label_studio_down, Settings(), project, [ls_id], now=NOW)
+    assert first.registered == 1 and first.route.assigned == 3
+    assert first.publish_error == "cannot reach Label Studio (test)"
+    readers = [pool.get(Physician, pid) for pid, _ in holders(pool, ls_id)]
+    source = readers[0].institution  # type: ignore[union-attr]
+    pool.add(
+        IngestedItem(
+            ls_project_id=project.ls_project_id,
+            content_key="late-key",
+            ls_task_id=ls_id,
+            source_institution=source,
+            plugin="dicom",
+            run_id="r",
+        )
+    )
+    pool.commit()
+    second = tasks_arrived(pool, label_studio_down, Settings(), project, [ls_id], now=NOW)
+    in_conflict = sum(1 for r in readers if r is not None and r.institution == source)
+    assert (second.registered, second.corrected, second.cancelled) == (0, 1, in_conflict)
+    assert second.route.assigned == in_conflict
+    task = pool.scalars(select(RoutedTask).where(RoutedTask.ls_task_id == ls_id)).one()
+    assert (task.content_key, task.source_institution, task.shortfall) == ("late-key", source, 0)
+    holding = [pid for pid, state in holders(pool, ls_id) if state in HOLDING_STATES]
+    assert len(holding) == 3
+    assert all(pool.get(Physician, pid).institution != source for pid in holding)  # type: ignore[union-attr]
+    reasons = pool.scalars(
+        select(AssignmentEvent.reason).where(AssignmentEvent.to_state == "cancelled")
+    ).all()
+    assert reasons == ["conflict of interest (source learned)"] * in_conflict
+    third = tasks_arrived(pool, label_studio_down, Settings(), project, [ls_id], now=NOW)
+    assert (third.registered, third.corrected, third.route.assigned) == (0, 0, 0)
+
+
+def test_daily_load_counters_equal_todays_holding_reads_through_every_state_change(pool: Session) -> None:
+    """The counters routing reads instead of counting assignments stay equal to that count."""
+    project = make_project(pool)
+    add_tasks(pool, project, 30)
+
+    def counted() -> dict[int, int]:
+        rows = pool.execute(
+            select(Assignment.physician_id, func.count())
+            .where(Assignment.state.in_(HOLDING_STATES), Assignment.created_at >= NOW.replace(hour=0))
+            .group_by(Assignment.physician_id)
+        ).all()
+        return dict(rows)
+
+    def counters() -> dict[int, int]:
+        rows = pool.execute(
+            select(DailyLoad.physician_id, func.sum(DailyLoad.reads))
+            .where(DailyLoad.day == NOW.date())
+            .group_by(DailyLoad.physician_id)
+        ).all()
+        return {pid: int(n) for pid, n in rows if n}
+
+    route_project(pool, project, NOW)
+    assert counters() == counted() and sum(counted().values()) == 90
+    busiest = max(counted(), key=lambda pid: (counted()[pid], pid))
+    set_active(pool, busiest, False, NOW)  # re-routes their open reads
+    assert counters() == counted() and busiest not in counted()
+    some = pool.scalars(select(Assignment.id).where(Assignment.state == "assigned").limit(5)).all()
+    pool.execute(
+        Assignment.__table__.update()
+        .where(Assignment.id.in_(some))
+        .values(leased_until=NOW - timedelta(hours=1))
+    )
+    assert expire_leases(pool, NOW, project.id) == 5
+    pool.commit()
+    assert counters() == counted() and sum(counted().values()) < 90

@@ -292,6 +292,10 @@ class IngestRun:
             return
         moved: list[Path] = []
         task_ids: list[int] = []
+        # End the read transaction before calling Label Studio: the import makes it post TASKS_CREATED to the
+        # platform, whose routing writes to this DB; on SQLite our open read lock would make one of the two
+        # writers fail at once ("database is locked") instead of waiting its turn.
+        self.session.commit()
         try:
             for draft, _plugin in batch:
                 moved.extend(self._publish(draft.media))

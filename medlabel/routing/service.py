@@ -167,6 +167,58 @@ def physician_views(
     ]
 
 
+def eligible_views(session: Session, project_id: int, now: datetime, policy: Policy) -> list[PhysicianView]:
+    """The physicians qualified for `policy`, with today's reads: what the dispatcher needs, and no more.
+
+    Specialty, certification, tier and pause are filtered in SQL, so only the qualified rows (and only their
+    counters for today) are read; the JSON subspecialties are decoded only when the policy requires one.
+    """
+    p, s, loads = Physician.__table__, PhysicianSpecialty.__table__, LOADS
+    tiers = [t.value for t in Tier if t.rank >= policy.min_tier.rank]
+    columns = [p.c.id, p.c.tier, p.c.institution, p.c.daily_capacity, p.c.accuracy, p.c.reads_count]
+    query = (
+        select(*columns, s.c.board_certified, *([p.c.subspecialties] if policy.subspecialty else []))
+        .join(s, s.c.physician_id == p.c.id)
+        .where(s.c.specialty == policy.specialty, p.c.active.is_(True), p.c.tier.in_(tiers))
+        .order_by(p.c.id)
+    )
+    if policy.require_board_certification:
+        query = query.where(s.c.board_certified.is_(True))
+    rows = [
+        row
+        for row in session.execute(query)
+        if not policy.subspecialty or policy.subspecialty in (row.subspecialties or ())
+    ]
+    ids = select(s.c.physician_id).where(s.c.specialty == policy.specialty)
+    used = {
+        pid: (int(total), int(here))
+        for pid, total, here in session.execute(
+            select(
+                loads.c.physician_id,
+                func.sum(loads.c.reads),
+                func.sum(case((loads.c.project_id == project_id, loads.c.reads), else_=0)),
+            )
+            .where(loads.c.day == utc(now).date(), loads.c.physician_id.in_(ids))
+            .group_by(loads.c.physician_id)
+        )
+    }
+    return [
+        PhysicianView(
+            id=row.id,
+            specialties={policy.specialty: bool(row.board_certified)},
+            tier=Tier(row.tier),
+            institution=row.institution,
+            daily_capacity=row.daily_capacity,
+            subspecialties=(policy.subspecialty,) if policy.subspecialty else (),
+            accuracy=row.accuracy,
+            reads_count=row.reads_count,
+            used_today=used.get(row.id, (0, 0))[0],
+            used_today_project=used.get(row.id, (0, 0))[1],
+        )
+        for row in rows
+    ]
+
+
 def add_loads(session: Session, counts: Mapping[tuple[date, int, int], int]) -> None:
     """Add to the (day, physician, project) read counters, creating rows as needed (one upsert)."""
     counts = {key: n for key, n in counts.items() if n}
@@ -259,7 +311,7 @@ def route_project(
     expired = _expire_leases(session, now, project.id)
     report = RouteReport(expired=len(expired), touched=set(expired))
     policy = policy_of(session, project)
-    views = physician_views(session, project.id, now, policy.specialty)
+    views = eligible_views(session, project.id, now, policy)
     dispatcher = Dispatcher(candidates(views, policy), policy.conflict_of_interest)
 
     task_query = select(RoutedTask).where(RoutedTask.project_id == project.id)
