@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +12,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from redis import Redis
+from rq.job import Job
+from sqlalchemy import Engine, func, select
 
 from medlabel.accounts.passwords import hash_password
 from medlabel.app import create_app
@@ -25,15 +30,15 @@ from medlabel.models import (
 )
 from medlabel.routing.generator import generate_pool, to_csv
 from medlabel.routing.pool import import_pool_csv
-from tests.fixtures.web import PASSWORD, db, email_of, log_in, make_settings
+from medlabel.settings import PROJECT_ROOT
+from tests.fixtures.web import DOWN_LS, PASSWORD, db, email_of, log_in, make_settings
 
 SECRET = "webhook-secret-for-tests"
 LS_URL = "http://ls.invalid:8080"
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    settings = make_settings(tmp_path, webhook_secret=SECRET, label_studio_url=LS_URL)
+def make_app(tmp_path: Path, **changes: object) -> tuple[Flask, Engine]:
+    settings = make_settings(tmp_path, webhook_secret=SECRET, label_studio_url=LS_URL, **changes)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     with make_sessionmaker(engine)() as session:
@@ -52,6 +57,12 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         session.commit()
     app = create_app(settings)
     app.extensions["test_sessions"] = make_sessionmaker(engine)
+    return app, engine
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app, engine = make_app(tmp_path)
     yield app
     engine.dispose()
 
@@ -172,3 +183,35 @@ def test_webhook_routes_new_tasks_and_worklists_show_them_only_to_their_owner(ap
     assert log_in(other, email_of(app, second)) == 302
     theirs = [t["ls_task_id"] for p in other.get("/api/worklist").json["projects"] for t in p["tasks"]]
     assert sorted(theirs) == sorted(t for pid, t in rows if pid == second)
+
+
+def test_with_redis_the_webhook_hands_the_tasks_to_a_worker(tmp_path: Path, redis_url: str) -> None:
+    """With Redis configured the webhook only enqueues; a real `rq worker` process runs the arrival."""
+    from medlabel.routing.jobs import QUEUE_NAME
+
+    app, engine = make_app(tmp_path, redis_url=redis_url)
+    try:
+        response = post_webhook(app.test_client(), tasks_created([601, 602]))
+        assert response.status_code == 202 and response.json["status"] == "queued"
+        with db(app) as session:
+            assert session.scalar(select(func.count()).select_from(RoutedTask)) == 0
+        env = {
+            **os.environ,
+            "MEDLABEL_DATABASE_URL": app.extensions["medlabel_settings"].database_url,
+            "MEDLABEL_STATE_DIR": str(tmp_path),
+            "LABEL_STUDIO_URL": DOWN_LS,
+            "LABEL_STUDIO_API_KEY": "service-token",
+        }
+        worker = subprocess.run(
+            [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--url", redis_url, QUEUE_NAME],
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        job = Job.fetch(response.json["job"], connection=Redis.from_url(redis_url))
+        assert job.get_status() == "finished", worker.stderr[-2000:]
+        assert job.return_value()["assigned"] == 4
+        assert "cannot reach Label Studio" in job.return_value()["publish_error"]  # the routing stands
+        with db(app) as session:
+            assert session.scalar(select(func.count()).select_from(Assignment)) == 4
+    finally:
+        engine.dispose()
