@@ -237,9 +237,10 @@ def route_policy(ls_project_id: int, deadline: datetime | None, **changes: objec
     from datetime import UTC
 
     from medlabel.db import platform_session
-    from medlabel.ls_client import call, make_client
+    from medlabel.ls_client import make_client
     from medlabel.models import RoutingPolicy
-    from medlabel.routing.policy import policy_of, project_by_ls_id, set_policy
+    from medlabel.routing.operations import change_policy
+    from medlabel.routing.policy import policy_of, project_by_ls_id
 
     settings = get_settings()
     if deadline is not None:
@@ -247,12 +248,7 @@ def route_policy(ls_project_id: int, deadline: datetime | None, **changes: objec
     with platform_session(settings) as session:
         project = project_by_ls_id(session, ls_project_id)
         if any(v is not None for v in changes.values()):
-            row = set_policy(session, project, **changes)
-            client = make_client(settings)
-            call(
-                "set maximum annotations",
-                lambda: client.projects.update(id=ls_project_id, maximum_annotations=row.reads),
-            )
+            change_policy(session, lambda: make_client(settings), project, **changes)
         policy = policy_of(session, project)
         stored = session.get(RoutingPolicy, project.id)
     for name, value in vars(policy).items():

@@ -2,7 +2,8 @@
 
 - `tasks_arrived`: new Label Studio tasks (after ingest, the TASKS_CREATED webhook, its RQ job);
 - `route_project_tasks`: every task of a project (`medlabel route --project`, the demo);
-- `set_physician_active`: pause (re-route their open work) or resume a physician (`medlabel pool pause`).
+- `set_physician_active`: pause (re-route their open work) or resume a physician (`medlabel pool pause`);
+- `change_policy`: a validated policy change, with k mirrored to Label Studio's maximum annotations.
 
 Each one records what it knows in the platform DB, routes (`service.route_project`, dispatcher pure), commits,
 then publishes the result to Label Studio (worklist tabs; assignments on Enterprise). Label Studio only mirrors
@@ -21,16 +22,18 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from label_studio_sdk import LabelStudio
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from medlabel.errors import MedlabelError
-from medlabel.models import Assignment, Physician, ProjectRecord, RoutedTask
+from medlabel.ls_client import call
+from medlabel.models import Assignment, Physician, ProjectRecord, RoutedTask, RoutingPolicy
 from medlabel.models.routing import AssignmentState
 from medlabel.routing.label_studio import fetch_task_priorities, publish
-from medlabel.routing.policy import policy_of
+from medlabel.routing.policy import policy_of, set_policy
 from medlabel.routing.service import (
     RouteReport,
     TaskInfo,
@@ -203,6 +206,19 @@ def set_physician_active(
     for project in session.scalars(select(ProjectRecord).where(ProjectRecord.id.in_(routed))):
         _publish(arrival, client, settings, session, project, report.touched)
     return arrival
+
+
+def change_policy(
+    session: Session, client: ClientFactory, project: ProjectRecord, **changes: Any
+) -> RoutingPolicy:
+    """Store a validated policy change (nothing on error), then set Label Studio's maximum annotations to k."""
+    row = set_policy(session, project, **changes)  # commits
+    ls_client = client()
+    call(
+        "set maximum annotations",
+        lambda: ls_client.projects.update(id=project.ls_project_id, maximum_annotations=row.reads),
+    )
+    return row
 
 
 def _publish(
