@@ -101,13 +101,21 @@ def _correct_late_facts(
     """Store facts that known tasks lack; cancel open reads they show to be conflicts of interest."""
     if not facts:
         return 0, 0, set()
-    stale = session.execute(
-        select(RoutedTask.id, RoutedTask.ls_task_id, RoutedTask.content_key, RoutedTask.source_institution)
-        .where(RoutedTask.project_id == project.id, RoutedTask.ls_task_id.in_(list(facts)))
+    stale = session.execute(  # by the unique task id alone (see service.route_project)
+        select(
+            RoutedTask.id,
+            RoutedTask.project_id,
+            RoutedTask.ls_task_id,
+            RoutedTask.content_key,
+            RoutedTask.source_institution,
+        )
+        .where(RoutedTask.ls_task_id.in_(list(facts)))
         .where((RoutedTask.content_key.is_(None)) | (RoutedTask.source_institution.is_(None)))
     ).all()
     corrected: dict[int, str] = {}  # task id -> institution learned
-    for task_id, ls_task_id, content_key, institution in stale:
+    for task_id, project_id, ls_task_id, content_key, institution in stale:
+        if project_id != project.id:
+            continue
         fact = facts[ls_task_id]
         values = {}
         if content_key is None and fact.content_key is not None:

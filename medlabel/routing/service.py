@@ -100,14 +100,19 @@ def source_facts(session: Session, project: ProjectRecord, ls_task_ids: Iterable
     ids = list(ls_task_ids)
     facts: dict[int, TaskInfo] = {}
     for start in range(0, len(ids), 10_000):  # stay below SQLite's bound-parameter limit
-        rows = session.execute(
-            select(IngestedItem.ls_task_id, IngestedItem.content_key, IngestedItem.source_institution).where(
-                IngestedItem.ls_project_id == project.ls_project_id,
-                IngestedItem.ls_task_id.in_(ids[start : start + 10_000]),
-            )
+        rows = session.execute(  # by task id alone, the project checked here (see route_project)
+            select(
+                IngestedItem.ls_project_id,
+                IngestedItem.ls_task_id,
+                IngestedItem.content_key,
+                IngestedItem.source_institution,
+            ).where(IngestedItem.ls_task_id.in_(ids[start : start + 10_000]))
         )
-        for ls_task_id, content_key, institution in rows:
-            facts[ls_task_id] = TaskInfo(ls_task_id, content_key=content_key, source_institution=institution)
+        for ls_project_id, ls_task_id, content_key, institution in rows:
+            if ls_project_id == project.ls_project_id:
+                facts[ls_task_id] = TaskInfo(
+                    ls_task_id, content_key=content_key, source_institution=institution
+                )
     return facts
 
 
@@ -314,19 +319,23 @@ def route_project(
     views = eligible_views(session, project.id, now, policy)
     dispatcher = Dispatcher(candidates(views, policy), policy.conflict_of_interest)
 
-    task_query = select(RoutedTask).where(RoutedTask.project_id == project.id)
-    if ls_task_ids is not None:
-        task_query = task_query.where(RoutedTask.ls_task_id.in_(list(ls_task_ids)))
     # Row locks (PostgreSQL; SQLite serialises writers anyway) so that two routing runs at once, e.g. ingest's
     # and the TASKS_CREATED webhook's, cannot both see a task short of reads and both fill it.
-    tasks = session.scalars(task_query.with_for_update()).all()
+    if ls_task_ids is not None:
+        # By the unique Label Studio id alone: with the project in the WHERE clause as well, SQLite's planner
+        # may walk the project's whole index (a million rows) instead of looking up a hundred ids.
+        task_query = select(RoutedTask).where(RoutedTask.ls_task_id.in_(list(ls_task_ids)))
+        tasks = [t for t in session.scalars(task_query.with_for_update()) if t.project_id == project.id]
+        of_tasks = Assignment.task_id.in_([t.id for t in tasks])
+    else:
+        task_query = select(RoutedTask).where(RoutedTask.project_id == project.id)
+        tasks = list(session.scalars(task_query.with_for_update()))
+        of_tasks = Assignment.task_id.in_(task_query.with_only_columns(RoutedTask.id))
     by_id = {t.id: t for t in tasks}
     held: dict[int, int] = defaultdict(int)
     ever: dict[int, set[int]] = defaultdict(set)
     rows = session.execute(
-        select(Assignment.task_id, Assignment.physician_id, Assignment.state).where(
-            Assignment.task_id.in_(task_query.with_only_columns(RoutedTask.id))
-        )
+        select(Assignment.task_id, Assignment.physician_id, Assignment.state).where(of_tasks)
     ).all()
     for task_id, physician_id, state in rows:
         ever[task_id].add(physician_id)
