@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,7 +13,7 @@ from label_studio_sdk import LabelStudio
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
-from medlabel.db import Base
+from medlabel.db import Base, make_engine, upgrade
 from medlabel.errors import LabelStudioError, NoEligiblePhysicianError, RoutingError, UnknownRecordError
 from medlabel.models import (
     Assignment,
@@ -430,3 +431,89 @@ def test_daily_load_counters_equal_todays_holding_reads_through_every_state_chan
     assert expire_leases(pool, NOW, project.id) == 5
     pool.commit()
     assert counters() == counted() and sum(counted().values()) < 90
+
+
+def test_migration_0005r_counts_the_reads_already_given(tmp_path: Path) -> None:
+    """Upgrading a DB that already has assignments fills the day counters from them (holding reads only)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        upgrade(engine, "0004")
+        day1, day2 = datetime(2026, 11, 20, 23, 30, tzinfo=UTC), datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+        with engine.begin() as connection:
+            connection.execute(
+                Physician.__table__.insert(),
+                [
+                    {
+                        "id": pid,
+                        "license_number": f"L{pid}",
+                        "name": f"P{pid}",
+                        "email": f"p{pid}@example.org",
+                        "tier": "specialist",
+                        "subspecialties": [],
+                        "languages": [],
+                        "institution": "A",
+                        "daily_capacity": 10,
+                        "active": True,
+                        "reads_count": 0,
+                        "created_at": day1,
+                    }
+                    for pid in (1, 2)
+                ],
+            )
+            connection.execute(
+                ProjectRecord.__table__.insert(),
+                [
+                    {
+                        "id": 5,
+                        "ls_project_id": 50,
+                        "title": "old",
+                        "template_id": "radiology_report_classification",
+                        "template_version": 1,
+                        "language": "en",
+                        "label_codes": {},
+                        "reads": 3,
+                        "created_at": day1,
+                    }
+                ],
+            )
+            connection.execute(
+                RoutedTask.__table__.insert(),
+                [
+                    {
+                        "id": t,
+                        "project_id": 5,
+                        "ls_task_id": t,
+                        "is_gold": False,
+                        "shortfall": 0,
+                        "created_at": day1,
+                    }
+                    for t in (1, 2, 3)
+                ],
+            )
+            rows = [(1, 1, "assigned", day1), (2, 1, "submitted", day1), (3, 1, "expired", day1)]
+            rows += [(1, 2, "assigned", day2), (2, 2, "rerouted", day2)]
+            connection.execute(
+                Assignment.__table__.insert(),
+                [
+                    {
+                        "task_id": t,
+                        "physician_id": p,
+                        "state": state,
+                        "is_gold_read": False,
+                        "leased_until": at,
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                    for t, p, state, at in rows
+                ],
+            )
+        upgrade(engine)
+        with engine.connect() as connection:
+            counters = connection.execute(
+                select(DailyLoad.day, DailyLoad.physician_id, DailyLoad.project_id, DailyLoad.reads).order_by(
+                    DailyLoad.day, DailyLoad.physician_id
+                )
+            ).all()
+        assert [tuple(r) for r in counters] == [(day1.date(), 1, 5, 2), (day2.date(), 2, 5, 1)]
+    finally:
+        engine.dispose()

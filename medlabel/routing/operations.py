@@ -101,17 +101,22 @@ def _correct_late_facts(
     """Store facts that known tasks lack; cancel open reads they show to be conflicts of interest."""
     if not facts:
         return 0, 0, set()
-    stale = session.execute(  # by the unique task id alone (see service.route_project)
-        select(
-            RoutedTask.id,
-            RoutedTask.project_id,
-            RoutedTask.ls_task_id,
-            RoutedTask.content_key,
-            RoutedTask.source_institution,
+    known = list(facts)
+    stale = [
+        row
+        for start in range(0, len(known), 10_000)  # below SQLite's bound-parameter limit
+        for row in session.execute(  # by the unique task id alone (see service.route_project)
+            select(
+                RoutedTask.id,
+                RoutedTask.project_id,
+                RoutedTask.ls_task_id,
+                RoutedTask.content_key,
+                RoutedTask.source_institution,
+            )
+            .where(RoutedTask.ls_task_id.in_(known[start : start + 10_000]))
+            .where((RoutedTask.content_key.is_(None)) | (RoutedTask.source_institution.is_(None)))
         )
-        .where(RoutedTask.ls_task_id.in_(list(facts)))
-        .where((RoutedTask.content_key.is_(None)) | (RoutedTask.source_institution.is_(None)))
-    ).all()
+    ]
     corrected: dict[int, str] = {}  # task id -> institution learned
     for task_id, project_id, ls_task_id, content_key, institution in stale:
         if project_id != project.id:
