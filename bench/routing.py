@@ -243,6 +243,23 @@ def persist(url: str, decisions_rows: list[dict[str, object]], physicians: int, 
     return DbFigures(engine.dialect.name, persist_s, one_ms, batch_ms, legacy_one_ms, legacy_batch_ms)
 
 
+def report_db(f: DbFigures, n_tasks: int, n_rows: int) -> None:
+    print(
+        f"  {f.backend:<10} persistence {f.persist_s:6.1f} s: {n_tasks:,} tasks + {n_rows:,} assignments "
+        f"+ {n_rows:,} events + read counters, bulk insert as route_project does"
+    )
+    print(
+        f"  {f.backend:<10} a task arrives (record, load pool + today's loads, route, write): "
+        f"p50 {statistics.median(f.one_ms):.1f} ms, p95 {p95(f.one_ms):.1f} ms   target ≤ {TARGET_ONE_MS:.0f} ms; "
+        f"before 0005r {f.legacy_one_ms:.0f} ms → {f.legacy_one_ms / statistics.median(f.one_ms):.0f}× faster"
+    )
+    print(
+        f"  {f.backend:<10} batches of 100: {f.batch_ms:.2f} ms/task   target ≤ {TARGET_BATCH_MS:.0f} ms; "
+        f"before 0005r {f.legacy_batch_ms:.2f} ms/task → {f.legacy_batch_ms / f.batch_ms:.1f}× faster",
+        flush=True,
+    )
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
@@ -325,21 +342,10 @@ def main() -> None:
             urls = [f"sqlite:///{Path(tmp) / 'bench.db'}"] + (
                 [args.postgres_url] if args.postgres_url else []
             )
-            figures = [persist(url, rows, len(views), max(d.task_id for d in decisions)) for url in urls]
-        for f in figures:
-            print(
-                f"  {f.backend:<10} persistence {f.persist_s:6.1f} s: {n_tasks:,} tasks + {len(rows):,} assignments "
-                f"+ {len(rows):,} events + read counters, bulk insert as route_project does"
-            )
-            print(
-                f"  {f.backend:<10} a task arrives (record, load pool + today's loads, route, write): "
-                f"p50 {statistics.median(f.one_ms):.1f} ms, p95 {p95(f.one_ms):.1f} ms   target ≤ {TARGET_ONE_MS:.0f} ms; "
-                f"before 0005r {f.legacy_one_ms:.0f} ms → {f.legacy_one_ms / statistics.median(f.one_ms):.0f}× faster"
-            )
-            print(
-                f"  {f.backend:<10} batches of 100: {f.batch_ms:.2f} ms/task   target ≤ {TARGET_BATCH_MS:.0f} ms; "
-                f"before 0005r {f.legacy_batch_ms:.2f} ms/task → {f.legacy_batch_ms / f.batch_ms:.1f}× faster"
-            )
+            for url in urls:
+                report_db(
+                    persist(url, rows, len(views), max(d.task_id for d in decisions)), n_tasks, len(rows)
+                )
         if not args.postgres_url:
             print("  (PostgreSQL not measured: give --postgres-url)")
 

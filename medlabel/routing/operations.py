@@ -118,6 +118,7 @@ def _correct_late_facts(
         )
     ]
     corrected: dict[int, str] = {}  # task id -> institution learned
+    updated = 0
     for task_id, project_id, ls_task_id, content_key, institution in stale:
         if project_id != project.id:
             continue
@@ -129,9 +130,10 @@ def _correct_late_facts(
             values["source_institution"] = fact.source_institution
             corrected[task_id] = fact.source_institution
         if values:
+            updated += 1
             session.execute(update(RoutedTask).where(RoutedTask.id == task_id).values(**values))
     if not corrected or not policy_of(session, project).conflict_of_interest:
-        return len(corrected), 0, set()
+        return updated, 0, set()
     conflicts = session.execute(
         select(
             Assignment.id,
@@ -157,7 +159,7 @@ def _correct_late_facts(
             project.ls_project_id,
             len(doomed),
         )
-    return len(corrected), len(doomed), {row.physician_id for row in doomed}
+    return updated, len(doomed), {row.physician_id for row in doomed}
 
 
 def tasks_arrived(
