@@ -1,6 +1,11 @@
 """Routing benchmark: 1,000,000 tasks × k=3 over 2,000 physicians, against a naive dispatcher, in one run.
 
     .venv/bin/python -m bench.routing [--tasks 1000000] [--physicians 2000] [--no-persist]
+        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/DB]   # that database is emptied first
+
+Headline: the DB path users hit (a task arrives: `routing.operations` registers it with the platform's
+facts and routes it; publishing to Label Studio is left out), on SQLite and on PostgreSQL, with 1M routed
+tasks already in the DB, each against the old loading code measured in the same run.
 
 Pool: `generate_pool(2000)` (26 specialties, realistic skew, 15 institutions), every capacity raised so the
 whole load fits in one "day". Tasks: spread over the 26 specialties in proportion to their eligible
@@ -9,9 +14,12 @@ source institutions and prediction scores. Timed parts, each printed on its own 
   1. in-memory routing of all tasks (eligibility, heaps, sorting by score, every k-of-n choice);
   2. incremental: 10,000 single new tasks routed one by one on the warm dispatcher (per-task cost);
   3. baseline: a naive dispatcher that sorts every eligible physician per task, on a subset (per-task cost);
-  4. persistence: the same bulk insert route_project uses (assignments + their events, with RETURNING),
-     writing all assignments to a fresh SQLite platform DB; plus `route_new_tasks` for one new task on
-     that DB (the DB path a webhook takes: load pool and loads, route, write).
+  4. persistence: the same bulk insert route_project uses (assignments + their events + the day's read
+     counters, with RETURNING), writing all assignments to a fresh platform DB (SQLite, then PostgreSQL
+     when --postgres-url is given);
+  5. the DB path on that DB: one new task arriving (p50/p95 over 40 arrivals) and batches of 100 (per task),
+     and the same with the pre-0005r loading code (whole specialty pool through the ORM, today's loads
+     counted over all assignments) as the baseline.
 Peak memory is the process's maximum RSS (getrusage), so it includes Python itself and the task list.
 """
 
@@ -20,26 +28,35 @@ from __future__ import annotations
 import argparse
 import random
 import resource
+import statistics
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.orm import Session, selectinload
 
 from medlabel.db import make_engine, upgrade
-from medlabel.models import ProjectRecord, RoutedTask
+from medlabel.models import Assignment, Physician, PhysicianSpecialty, ProjectRecord, RoutedTask
+from medlabel.models.routing import HOLDING_STATES
+from medlabel.routing import service
 from medlabel.routing.dispatcher import Candidate, Dispatcher, TaskRequest, candidates, routing_order
 from medlabel.routing.generator import INSTITUTIONS, generate_pool, to_csv
+from medlabel.routing.operations import record_arrivals
+from medlabel.routing.policy import physician_view
 from medlabel.routing.pool import import_pool_csv
 from medlabel.routing.pool_csv import parse_pool_csv
 from medlabel.routing.rules import PhysicianView, Policy
-from medlabel.routing.service import _insert_assignments, route_new_tasks
+from medlabel.routing.service import _insert_assignments, route_project
 from medlabel.specialties import SPECIALTIES, Tier
 
 TARGET_SECONDS, TARGET_GB, TARGET_INCREMENTAL_MS = 30.0, 2.0, 1.0
+#: The DB path: one new task (p95), and per task in batches of 100.
+TARGET_ONE_MS, TARGET_BATCH_MS = 20.0, 2.0
 K = 3
 
 
@@ -104,15 +121,74 @@ def naive_assign(pool: list[Candidate], loads: list[int], task: TaskRequest) -> 
     return tuple(pool[i].physician_id for i in chosen)
 
 
-def persist(
-    decisions_rows: list[dict[str, object]], views: list[PhysicianView], tasks: int
-) -> tuple[float, float, float]:
-    """Write tasks and all assignments (+ events) to a fresh SQLite DB; then time route_new_tasks on it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        upgrade(engine)
+def legacy_physician_views(
+    session: Session, project_id: int, now: datetime, specialty: str | None = None
+) -> list[PhysicianView]:
+    """The loading code before 0005r (the baseline): ORM physicians, and today's loads counted over every
+    holding assignment created today, across the DB."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    physician_query = select(Physician).options(selectinload(Physician.specialties)).order_by(Physician.id)
+    today = [Assignment.state.in_(HOLDING_STATES), Assignment.created_at >= day_start]
+    if specialty is not None:
+        physician_query = physician_query.where(
+            Physician.specialties.any(PhysicianSpecialty.specialty == specialty)
+        )
+        today.append(Assignment.physician_id.in_(physician_query.with_only_columns(Physician.id)))
+    used = dict(
+        session.execute(
+            select(Assignment.physician_id, func.count()).where(*today).group_by(Assignment.physician_id)
+        ).all()
+    )
+    used_project = dict(
+        session.execute(
+            select(Assignment.physician_id, func.count())
+            .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+            .where(*today, RoutedTask.project_id == project_id)
+            .group_by(Assignment.physician_id)
+        ).all()
+    )
+    physicians = session.scalars(physician_query).all()
+    return [physician_view(p, used.get(p.id, 0), used_project.get(p.id, 0)) for p in physicians]
+
+
+def legacy_eligible_views(
+    session: Session, project_id: int, now: datetime, policy: Policy
+) -> list[PhysicianView]:
+    return legacy_physician_views(session, project_id, now, policy.specialty)
+
+
+def arrive(session: Session, project: ProjectRecord, ls_task_ids: list[int]) -> None:
+    """`operations.tasks_arrived` minus publishing to Label Studio: record with the DB's facts, route, commit."""
+    record_arrivals(session, project, ls_task_ids)
+    route_project(session, project, None, ls_task_ids)
+
+
+@dataclass
+class DbFigures:
+    backend: str
+    persist_s: float
+    one_ms: list[float]
+    batch_ms: float
+    legacy_one_ms: float
+    legacy_batch_ms: float
+
+
+def fresh_engine(url: str) -> Engine:
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    return engine
+
+
+def persist(url: str, decisions_rows: list[dict[str, object]], physicians: int, tasks: int) -> DbFigures:
+    """Write tasks and all assignments (+ events, counters) to a fresh DB; then time arrivals on it."""
+    engine = fresh_engine(url)
+    try:
         with Session(engine) as session:
-            import_pool_csv(session, to_csv(generate_pool(len(views), seed=42)))
+            import_pool_csv(session, to_csv(generate_pool(physicians, seed=42)))
             project = ProjectRecord(
                 ls_project_id=1,
                 title="bench",
@@ -135,26 +211,65 @@ def persist(
             now = datetime.now(UTC)
             chunk = 100_000
             for start in range(0, len(decisions_rows), chunk):
-                _insert_assignments(session, decisions_rows[start : start + chunk], now)
+                _insert_assignments(session, decisions_rows[start : start + chunk], now, project.id)
             session.commit()
             persist_s = time.perf_counter() - started
+            if engine.dialect.name == "postgresql":
+                session.execute(text("ANALYZE"))  # what autovacuum does after a bulk load
+                session.commit()
+            next_id = tasks + 1
+            arrive(session, project, [next_id])  # warm-up: loads the template catalog once
+            next_id += 1
+            one_ms = []
+            for _ in range(40):
+                started = time.perf_counter()
+                arrive(session, project, [next_id])
+                one_ms.append((time.perf_counter() - started) * 1000)
+                next_id += 1
             started = time.perf_counter()
-            route_new_tasks(session, project, [tasks + 1])  # warm-up: loads the template catalog once
-            started = time.perf_counter()
-            route_new_tasks(session, project, [tasks + 2])
-            one_ms = (time.perf_counter() - started) * 1000
-            started = time.perf_counter()
-            route_new_tasks(session, project, range(tasks + 3, tasks + 103))
-            batch_ms = (time.perf_counter() - started) * 1000 / 100
+            for _ in range(5):
+                arrive(session, project, list(range(next_id, next_id + 100)))
+                next_id += 100
+            batch_ms = (time.perf_counter() - started) * 1000 / 500
+            with patch.object(service, "eligible_views", legacy_eligible_views):
+                started = time.perf_counter()
+                arrive(session, project, [next_id])
+                legacy_one_ms = (time.perf_counter() - started) * 1000
+                started = time.perf_counter()
+                arrive(session, project, list(range(next_id + 1, next_id + 101)))
+                legacy_batch_ms = (time.perf_counter() - started) * 1000 / 100
+    finally:
         engine.dispose()
-    return persist_s, one_ms, batch_ms
+    return DbFigures(engine.dialect.name, persist_s, one_ms, batch_ms, legacy_one_ms, legacy_batch_ms)
+
+
+def report_db(f: DbFigures, n_tasks: int, n_rows: int) -> None:
+    print(
+        f"  {f.backend:<10} persistence {f.persist_s:6.1f} s: {n_tasks:,} tasks + {n_rows:,} assignments "
+        f"+ {n_rows:,} events + read counters, bulk insert as route_project does"
+    )
+    print(
+        f"  {f.backend:<10} a task arrives (record, load pool + today's loads, route, write): "
+        f"p50 {statistics.median(f.one_ms):.1f} ms, p95 {p95(f.one_ms):.1f} ms   target ≤ {TARGET_ONE_MS:.0f} ms; "
+        f"before 0005r {f.legacy_one_ms:.0f} ms → {f.legacy_one_ms / statistics.median(f.one_ms):.0f}× faster"
+    )
+    print(
+        f"  {f.backend:<10} batches of 100: {f.batch_ms:.2f} ms/task   target ≤ {TARGET_BATCH_MS:.0f} ms; "
+        f"before 0005r {f.legacy_batch_ms:.2f} ms/task → {f.legacy_batch_ms / f.batch_ms:.1f}× faster",
+        flush=True,
+    )
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--physicians", type=int, default=2_000)
-    parser.add_argument("--no-persist", action="store_true", help="skip the SQLite persistence part")
+    parser.add_argument("--no-persist", action="store_true", help="skip the DB parts")
+    parser.add_argument("--postgres-url", help="also run the DB parts on this PostgreSQL database (emptied)")
     args = parser.parse_args()
     capacity = int(args.tasks * K / args.physicians * 3) + 100  # room for the whole load, uneven specialties
     views = make_pool(args.physicians, capacity)
@@ -223,14 +338,16 @@ def main() -> None:
             for d in decisions
             for pid in d.physician_ids
         ]
-        persist_s, one_ms, batch_ms = persist(rows, views, max(d.task_id for d in decisions))
-        print(
-            f"  persistence (SQLite)  {persist_s:8.2f} s   {n_tasks:,} tasks + {len(rows):,} assignments + {len(rows):,} events, bulk insert as route_project does"
-        )
-        print(
-            f"  route_new_tasks on that DB (webhook path: load the specialty's pool and today's loads, route, write): "
-            f"{one_ms:.1f} ms for 1 task, {batch_ms:.2f} ms/task in a batch of 100"
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            urls = [f"sqlite:///{Path(tmp) / 'bench.db'}"] + (
+                [args.postgres_url] if args.postgres_url else []
+            )
+            for url in urls:
+                report_db(
+                    persist(url, rows, len(views), max(d.task_id for d in decisions)), n_tasks, len(rows)
+                )
+        if not args.postgres_url:
+            print("  (PostgreSQL not measured: give --postgres-url)")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,11 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
+            # WAL: the web process, its post-answer routing and workers read while one writes; NORMAL sync
+            # commits without an fsync (a commit survives a crash of the process, not of the machine), which
+            # halves routing a new task on a busy disk. Production runs PostgreSQL.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
             # pysqlite defers BEGIN and commits around SAVEPOINTs, which breaks nested transactions (and the
             # tests' rolled-back outer transaction); SQLAlchemy's documented fix: emit BEGIN ourselves.

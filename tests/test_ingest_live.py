@@ -321,9 +321,10 @@ def test_ingested_tasks_are_routed_at_once_never_to_the_source_institution(
     source.mkdir()
     for name in ("CT_small.dcm", "MR_small.dcm"):
         shutil.copyfile(get_testdata_file(name), source / name)
-    result = IngestRun(ls_client, ls_settings, session, project_id).run([source])
-    report = route_ingested(session, result, source_institution=hospital)
-    assert report is not None and report.tasks_routed == 2
+    result = IngestRun(ls_client, ls_settings, session, project_id, source_institution=hospital).run([source])
+    arrival = route_ingested(session, ls_client, ls_settings, result)
+    assert arrival is not None and arrival.route.tasks_routed == 2
+    report = arrival.route
 
     project = session.scalars(select(ProjectRecord).where(ProjectRecord.ls_project_id == project_id)).one()
     for task_id in result.task_ids:

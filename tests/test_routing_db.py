@@ -4,23 +4,37 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from label_studio_sdk import LabelStudio
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
-from medlabel.db import Base
-from medlabel.errors import NoEligiblePhysicianError, RoutingError, UnknownRecordError
-from medlabel.models import Assignment, AssignmentEvent, Physician, ProjectRecord, RoutedTask, RoutingPolicy
+from medlabel.db import Base, make_engine, upgrade
+from medlabel.errors import LabelStudioError, NoEligiblePhysicianError, RoutingError, UnknownRecordError
+from medlabel.models import (
+    Assignment,
+    AssignmentEvent,
+    DailyLoad,
+    IngestedItem,
+    Physician,
+    ProjectRecord,
+    RoutedTask,
+    RoutingPolicy,
+)
+from medlabel.models.routing import HOLDING_STATES
 from medlabel.routing.explain import explain_task
 from medlabel.routing.generator import INSTITUTIONS, generate_pool, to_csv
+from medlabel.routing.operations import tasks_arrived
 from medlabel.routing.policy import policy_of, set_policy
 from medlabel.routing.pool import import_pool_csv
 from medlabel.routing.rules import Reason, qualification
 from medlabel.routing.service import (
     TaskInfo,
+    expire_leases,
     is_assigned,
     physician_views,
     record_submission,
@@ -29,6 +43,7 @@ from medlabel.routing.service import (
     route_project,
     set_active,
 )
+from medlabel.settings import Settings
 
 ROUTING_TABLES = {
     "physicians",
@@ -37,6 +52,8 @@ ROUTING_TABLES = {
     "tasks",
     "assignments",
     "assignment_events",
+    "routing_daily_loads",
+    "ingested_items",
 }
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 _ls_ids = itertools.count(900_000)
@@ -334,3 +351,169 @@ def test_gold_reads_are_mixed_in_and_route_new_tasks_routes_only_the_new(pool: S
         )
     }
     assert {pid for pid, _ in gold_reads} <= regular
+
+
+def label_studio_down() -> LabelStudio:
+    """The client factory of a run where Label Studio is unreachable: routing stands, publishing fails."""
+    raise LabelStudioError("cannot reach Label Studio (test)")
+
+
+def test_source_facts_that_arrive_late_cancel_conflicting_reads_and_refill_them(pool: Session) -> None:
+    """The webhook may report a task before ingest has recorded where it came from; ingest's own report then
+    brings the institution, and reads by that institution's physicians are cancelled and given to others."""
+    project = make_project(pool)
+    ls_id = next(_ls_ids)
+    first = tasks_arrived(pool, label_studio_down, Settings(), project, [ls_id], now=NOW)
+    assert first.registered == 1 and first.route.assigned == 3
+    assert first.publish_error == "cannot reach Label Studio (test)"
+    readers = [pool.get(Physician, pid) for pid, _ in holders(pool, ls_id)]
+    source = readers[0].institution  # type: ignore[union-attr]
+    pool.add(
+        IngestedItem(
+            ls_project_id=project.ls_project_id,
+            content_key="late-key",
+            ls_task_id=ls_id,
+            source_institution=source,
+            plugin="dicom",
+            run_id="r",
+        )
+    )
+    pool.commit()
+    second = tasks_arrived(pool, label_studio_down, Settings(), project, [ls_id], now=NOW)
+    in_conflict = sum(1 for r in readers if r is not None and r.institution == source)
+    assert (second.registered, second.corrected, second.cancelled) == (0, 1, in_conflict)
+    assert second.route.assigned == in_conflict
+    task = pool.scalars(select(RoutedTask).where(RoutedTask.ls_task_id == ls_id)).one()
+    assert (task.content_key, task.source_institution, task.shortfall) == ("late-key", source, 0)
+    holding = [pid for pid, state in holders(pool, ls_id) if state in HOLDING_STATES]
+    assert len(holding) == 3
+    assert all(pool.get(Physician, pid).institution != source for pid in holding)  # type: ignore[union-attr]
+    reasons = pool.scalars(
+        select(AssignmentEvent.reason).where(AssignmentEvent.to_state == "cancelled")
+    ).all()
+    assert reasons == ["conflict of interest (source learned)"] * in_conflict
+    third = tasks_arrived(pool, label_studio_down, Settings(), project, [ls_id], now=NOW)
+    assert (third.registered, third.corrected, third.route.assigned) == (0, 0, 0)
+
+
+def test_daily_load_counters_equal_todays_holding_reads_through_every_state_change(pool: Session) -> None:
+    """The counters routing reads instead of counting assignments stay equal to that count."""
+    project = make_project(pool)
+    add_tasks(pool, project, 30)
+
+    def counted() -> dict[int, int]:
+        rows = pool.execute(
+            select(Assignment.physician_id, func.count())
+            .where(Assignment.state.in_(HOLDING_STATES), Assignment.created_at >= NOW.replace(hour=0))
+            .group_by(Assignment.physician_id)
+        ).all()
+        return dict(rows)
+
+    def counters() -> dict[int, int]:
+        rows = pool.execute(
+            select(DailyLoad.physician_id, func.sum(DailyLoad.reads))
+            .where(DailyLoad.day == NOW.date())
+            .group_by(DailyLoad.physician_id)
+        ).all()
+        return {pid: int(n) for pid, n in rows if n}
+
+    route_project(pool, project, NOW)
+    assert counters() == counted() and sum(counted().values()) == 90
+    busiest = max(counted(), key=lambda pid: (counted()[pid], pid))
+    set_active(pool, busiest, False, NOW)  # re-routes their open reads
+    assert counters() == counted() and busiest not in counted()
+    some = pool.scalars(select(Assignment.id).where(Assignment.state == "assigned").limit(5)).all()
+    pool.execute(
+        Assignment.__table__.update()
+        .where(Assignment.id.in_(some))
+        .values(leased_until=NOW - timedelta(hours=1))
+    )
+    assert expire_leases(pool, NOW, project.id) == 5
+    pool.commit()
+    assert counters() == counted() and sum(counted().values()) < 90
+
+
+def test_migration_0005r_counts_the_reads_already_given(tmp_path: Path) -> None:
+    """Upgrading a DB that already has assignments fills the day counters from them (holding reads only)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        upgrade(engine, "0004")
+        day1, day2 = datetime(2026, 11, 20, 23, 30, tzinfo=UTC), datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+        with engine.begin() as connection:
+            connection.execute(
+                Physician.__table__.insert(),
+                [
+                    {
+                        "id": pid,
+                        "license_number": f"L{pid}",
+                        "name": f"P{pid}",
+                        "email": f"p{pid}@example.org",
+                        "tier": "specialist",
+                        "subspecialties": [],
+                        "languages": [],
+                        "institution": "A",
+                        "daily_capacity": 10,
+                        "active": True,
+                        "reads_count": 0,
+                        "created_at": day1,
+                    }
+                    for pid in (1, 2)
+                ],
+            )
+            connection.execute(
+                ProjectRecord.__table__.insert(),
+                [
+                    {
+                        "id": 5,
+                        "ls_project_id": 50,
+                        "title": "old",
+                        "template_id": "radiology_report_classification",
+                        "template_version": 1,
+                        "language": "en",
+                        "label_codes": {},
+                        "reads": 3,
+                        "created_at": day1,
+                    }
+                ],
+            )
+            connection.execute(
+                RoutedTask.__table__.insert(),
+                [
+                    {
+                        "id": t,
+                        "project_id": 5,
+                        "ls_task_id": t,
+                        "is_gold": False,
+                        "shortfall": 0,
+                        "created_at": day1,
+                    }
+                    for t in (1, 2, 3)
+                ],
+            )
+            rows = [(1, 1, "assigned", day1), (2, 1, "submitted", day1), (3, 1, "expired", day1)]
+            rows += [(1, 2, "assigned", day2), (2, 2, "rerouted", day2)]
+            connection.execute(
+                Assignment.__table__.insert(),
+                [
+                    {
+                        "task_id": t,
+                        "physician_id": p,
+                        "state": state,
+                        "is_gold_read": False,
+                        "leased_until": at,
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                    for t, p, state, at in rows
+                ],
+            )
+        upgrade(engine)
+        with engine.connect() as connection:
+            counters = connection.execute(
+                select(DailyLoad.day, DailyLoad.physician_id, DailyLoad.project_id, DailyLoad.reads).order_by(
+                    DailyLoad.day, DailyLoad.physician_id
+                )
+            ).all()
+        assert [tuple(r) for r in counters] == [(day1.date(), 1, 5, 2), (day2.date(), 2, 5, 1)]
+    finally:
+        engine.dispose()

@@ -26,15 +26,10 @@ from medlabel.models import Account, Role
 from medlabel.projects import create_project
 from medlabel.routing.demo import demo_pool_rows, seed_demo_routing
 from medlabel.routing.generator import INSTITUTIONS, to_csv
-from medlabel.routing.label_studio import (
-    fetch_task_infos,
-    open_tasks_by_physician,
-    publish,
-    register_tasks_webhook,
-)
+from medlabel.routing.label_studio import open_tasks_by_physician, register_tasks_webhook
+from medlabel.routing.operations import route_project_tasks
 from medlabel.routing.policy import project_by_ls_id
 from medlabel.routing.pool import import_pool_csv, list_physicians
-from medlabel.routing.service import register_tasks, route_project
 from medlabel.settings import Settings
 from tests.fixtures.label_studio import free_port
 from tests.fixtures.web import PASSWORD, make_settings
@@ -112,10 +107,10 @@ def test_routing_reaches_each_physician_through_worklists_and_data_manager_tabs(
         physicians = list_physicians(session)
         assert all(p.ls_user_id is None for p in physicians)  # nobody has a Label Studio user before joining
 
-        assert register_tasks(session, project, fetch_task_infos(ls_client, project)) == 14
-        routed = route_project(session, project)
-        assert routed.assigned == 14 * 3 and routed.shortfalls == {}
-        views = publish(ls_client, settings, session, project)
+        arrival = route_project_tasks(session, lambda: ls_client, settings, project)
+        assert arrival.registered == 14 and arrival.publish_error is None
+        assert arrival.route.assigned == 14 * 3 and arrival.route.shortfalls == {}
+        views = arrival.views
         open_tasks = open_tasks_by_physician(session, project)
         assert set(views) == set(open_tasks) and len(views) >= 3
         emails = {p.id: p.email for p in physicians}
@@ -182,7 +177,7 @@ def test_tasks_created_webhook_routes_new_tasks_and_updates_tabs(
     deadline = time.monotonic() + 20
     with make_sessionmaker(engine)() as session:
         project = project_by_ls_id(session, created.id)
-        while True:  # routed inside the webhook call, which Label Studio may stop waiting for after 1 s
+        while True:  # routed once the webhook has answered
             session.rollback()
             open_tasks = open_tasks_by_physician(session, project)
             routed = sorted(t for ids in open_tasks.values() for t in ids)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,23 +12,33 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from redis import Redis
+from rq.job import Job
+from sqlalchemy import Engine, func, select
 
 from medlabel.accounts.passwords import hash_password
 from medlabel.app import create_app
 from medlabel.db import make_engine, make_sessionmaker, upgrade
-from medlabel.models import Account, Assignment, Physician, ProjectRecord, RoutedTask
+from medlabel.models import (
+    Account,
+    Assignment,
+    IngestedItem,
+    Physician,
+    PhysicianSpecialty,
+    ProjectRecord,
+    RoutedTask,
+)
 from medlabel.routing.generator import generate_pool, to_csv
 from medlabel.routing.pool import import_pool_csv
-from tests.fixtures.web import PASSWORD, db, email_of, log_in, make_settings
+from medlabel.settings import PROJECT_ROOT
+from tests.fixtures.web import DOWN_LS, PASSWORD, db, email_of, log_in, make_settings
 
 SECRET = "webhook-secret-for-tests"
 LS_URL = "http://ls.invalid:8080"
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    settings = make_settings(tmp_path, webhook_secret=SECRET, label_studio_url=LS_URL)
+def make_app(tmp_path: Path, **changes: object) -> tuple[Flask, Engine]:
+    settings = make_settings(tmp_path, webhook_secret=SECRET, label_studio_url=LS_URL, **changes)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     with make_sessionmaker(engine)() as session:
@@ -44,6 +57,12 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         session.commit()
     app = create_app(settings)
     app.extensions["test_sessions"] = make_sessionmaker(engine)
+    return app, engine
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app, engine = make_app(tmp_path)
     yield app
     engine.dispose()
 
@@ -99,12 +118,44 @@ def test_webhook_needs_the_shared_secret(app: Flask) -> None:
 
 
 def test_webhook_routes_new_tasks_and_worklists_show_them_only_to_their_owner(app: Flask) -> None:
+    """The webhook answers before routing (routing runs once the answer is closed); source facts come from the
+    platform DB (ingest's record), never from the task's meta in Label Studio."""
+    with db(app) as session:
+        qualified = session.scalars(
+            select(Physician.institution)
+            .join(PhysicianSpecialty)
+            .where(PhysicianSpecialty.specialty == "radiology", Physician.tier != "labeler")
+        ).all()
+        assert len(set(qualified)) == len(qualified) == 2  # k=2: both read every task, unless in conflict
+        ingested = sorted(qualified)[0]
+        session.add(
+            IngestedItem(
+                ls_project_id=77,
+                content_key="k501",
+                ls_task_id=501,
+                source_institution=ingested,
+                plugin="text",
+                run_id="r1",
+            )
+        )
+        session.commit()
     client = app.test_client()
     response = post_webhook(client, tasks_created([501, 502, 503]))
-    assert response.status_code == 200 and response.json["assigned"] == 6
+    assert response.status_code == 202 and response.json == {"status": "accepted", "tasks": 3}
+    with db(app) as session:
+        assert session.scalar(select(func.count()).select_from(Assignment)) == 0  # answered before routing
+    response.close()  # what the WSGI server does once the answer is sent: routing runs now
     assert post_webhook(client, tasks_created([501], project=999)).json["status"] == "ignored"
     with db(app) as session:
         rows = session.execute(select(Assignment.physician_id, RoutedTask.ls_task_id).join(RoutedTask)).all()
+        assert len(rows) == 5  # task 501 came from one of the two readers' institution: one read short
+        facts = {
+            t.ls_task_id: (t.content_key, t.source_institution) for t in session.scalars(select(RoutedTask))
+        }
+        assert facts == {501: ("k501", ingested), 502: (None, None), 503: (None, None)}
+        readers_501 = [session.get(Physician, pid) for pid, t in rows if t == 501]
+        assert [p.institution for p in readers_501 if p is not None] == [sorted(qualified)[1]]
+        assert session.scalar(select(RoutedTask.shortfall).where(RoutedTask.ls_task_id == 501)) == 1
         owners = sorted({pid for pid, _ in rows})
         for pid in owners[:2]:
             physician = session.get(Physician, pid)
@@ -132,3 +183,35 @@ def test_webhook_routes_new_tasks_and_worklists_show_them_only_to_their_owner(ap
     assert log_in(other, email_of(app, second)) == 302
     theirs = [t["ls_task_id"] for p in other.get("/api/worklist").json["projects"] for t in p["tasks"]]
     assert sorted(theirs) == sorted(t for pid, t in rows if pid == second)
+
+
+def test_with_redis_the_webhook_hands_the_tasks_to_a_worker(tmp_path: Path, redis_url: str) -> None:
+    """With Redis configured the webhook only enqueues; a real `rq worker` process runs the arrival."""
+    from medlabel.routing.jobs import QUEUE_NAME
+
+    app, engine = make_app(tmp_path, redis_url=redis_url)
+    try:
+        response = post_webhook(app.test_client(), tasks_created([601, 602]))
+        assert response.status_code == 202 and response.json["status"] == "queued"
+        with db(app) as session:
+            assert session.scalar(select(func.count()).select_from(RoutedTask)) == 0
+        env = {
+            **os.environ,
+            "MEDLABEL_DATABASE_URL": app.extensions["medlabel_settings"].database_url,
+            "MEDLABEL_STATE_DIR": str(tmp_path),
+            "LABEL_STUDIO_URL": DOWN_LS,
+            "LABEL_STUDIO_API_KEY": "service-token",
+        }
+        worker = subprocess.run(
+            [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--url", redis_url, QUEUE_NAME],
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        job = Job.fetch(response.json["job"], connection=Redis.from_url(redis_url))
+        assert job.get_status() == "finished", worker.stderr[-2000:]
+        assert job.return_value()["assigned"] == 4
+        assert "cannot reach Label Studio" in job.return_value()["publish_error"]  # the routing stands
+        with db(app) as session:
+            assert session.scalar(select(func.count()).select_from(Assignment)) == 4
+    finally:
+        engine.dispose()

@@ -15,6 +15,8 @@ from medlabel.settings import Settings, get_settings
 from plugins.base import IngestOptions
 
 if TYPE_CHECKING:
+    from label_studio_sdk import LabelStudio
+
     from medlabel.ingest.runner import IngestResult
 
 #: With Redis configured, inputs of more files than this go through the job queue.
@@ -91,10 +93,17 @@ def ingest(
     from medlabel.ingest.runner import IngestRun
     from medlabel.ls_client import make_client
 
+    client = make_client(settings)
     with platform_session(settings) as session:
         with click.progressbar(length=files, label="ingest", file=sys.stderr) as bar:
             result = IngestRun(
-                make_client(settings), settings, session, project_id, options, on_progress=bar.update
+                client,
+                settings,
+                session,
+                project_id,
+                options,
+                on_progress=bar.update,
+                source_institution=source_institution,
             ).run(list(paths))
         buckets = result.buckets()
         click.echo(
@@ -104,25 +113,28 @@ def ingest(
         for reason, count in result.reasons().items():
             click.echo(f"  {count:>6}  {reason}")
         click.echo(f"manifest: {result.manifest}")
-        _route(session, result, source_institution)
+        _route(session, client, settings, result)
     sys.exit(result.exit_code(strict))
 
 
-def _route(session: Session, result: IngestResult, source_institution: str | None) -> None:
+def _route(session: Session, client: LabelStudio, settings: Settings, result: IngestResult) -> None:
     """Route the new tasks now; a routing problem (e.g. too small a pool) leaves the tasks for `medlabel route`."""
     from medlabel.ingest.handoff import route_ingested
 
     try:
-        report = route_ingested(session, result, source_institution)
+        arrival = route_ingested(session, client, settings, result)
     except MedlabelError as exc:
         click.echo(
             f"tasks not routed yet: {exc}; run `medlabel route --project {result.project_id}` later", err=True
         )
         return
-    if report is not None:
+    if arrival is not None:
+        report = arrival.route
         click.echo(
             f"routed {report.tasks_routed} tasks: {report.assigned} reads assigned, {len(report.shortfalls)} short of readers"
         )
+        if arrival.publish_error:
+            click.echo(f"worklist tabs not updated: {arrival.publish_error}", err=True)
 
 
 def _run_queued(

@@ -90,12 +90,18 @@ def ingest_job(
     """Run in an RQ worker: one ingest run over one chunk, then routing; returns the run's summary."""
     settings = get_settings()
     option_values = {**options, "burned_in_regions": tuple(tuple(r) for r in options["burned_in_regions"])}
+    client = make_client(settings)
     with platform_session(settings) as session:
         result = IngestRun(
-            make_client(settings), settings, session, project_id, IngestOptions(**option_values)
+            client,
+            settings,
+            session,
+            project_id,
+            IngestOptions(**option_values),
+            source_institution=source_institution,
         ).run([Path(p) for p in paths])
         try:
-            report = route_ingested(session, result, source_institution)
+            report = route_ingested(session, client, settings, result)
         except MedlabelError as exc:  # the tasks exist; `medlabel route` picks them up once the pool allows
             logger.warning("ingested tasks of project %s not routed: %s", project_id, exc)
             report = None
@@ -106,5 +112,5 @@ def ingest_job(
         "duplicates": result.duplicates,
         "reasons": result.reasons(),
         "manifest": str(result.manifest),
-        "routed": report.tasks_routed if report else 0,
+        "routed": report.route.tasks_routed if report else 0,
     }

@@ -141,8 +141,11 @@ class IngestRun:
         options: IngestOptions | None = None,
         batch_size: int = 200,
         on_progress: Callable[[int], None] | None = None,
+        source_institution: str | None = None,
     ) -> None:
         self.client = client
+        #: Where the data came from; recorded with each item for routing's conflict-of-interest rule.
+        self.source_institution = source_institution
         self.settings = settings
         self.session = session
         self.project_id = project_id
@@ -289,6 +292,10 @@ class IngestRun:
             return
         moved: list[Path] = []
         task_ids: list[int] = []
+        # End the read transaction before calling Label Studio: the import makes it post TASKS_CREATED to the
+        # platform, whose routing writes to this DB; on SQLite our open read lock would make one of the two
+        # writers fail at once ("database is locked") instead of waiting its turn.
+        self.session.commit()
         try:
             for draft, _plugin in batch:
                 moved.extend(self._publish(draft.media))
@@ -307,6 +314,7 @@ class IngestRun:
                         ls_project_id=self.project_id,
                         content_key=draft.content_key,
                         ls_task_id=task_id,
+                        source_institution=self.source_institution,
                         plugin=plugin,
                         run_id=self.run_id,
                     )

@@ -4,7 +4,7 @@ from medlabel.models.accounts import Account, Invite, Role
 from medlabel.models.ingest import IngestedItem, IngestKey
 from medlabel.models.pool import Physician, PhysicianSpecialty
 from medlabel.models.projects import ProjectRecord
-from medlabel.models.routing import Assignment, AssignmentEvent, RoutedTask, RoutingPolicy
+from medlabel.models.routing import Assignment, AssignmentEvent, DailyLoad, RoutedTask, RoutingPolicy
 
 __all__ = [
     "Account",
@@ -12,6 +12,7 @@ __all__ = [
     "Role",
     "Assignment",
     "AssignmentEvent",
+    "DailyLoad",
     "IngestKey",
     "IngestedItem",
     "Physician",

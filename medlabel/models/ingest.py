@@ -31,7 +31,10 @@ class IngestedItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ls_project_id: Mapped[int] = mapped_column(Integer, index=True)
     content_key: Mapped[str] = mapped_column(String(64))
-    ls_task_id: Mapped[int] = mapped_column(Integer)
+    ls_task_id: Mapped[int] = mapped_column(Integer, index=True)
+    #: Institution the data came from (`ingest --source-institution`): kept here, never sent to Label Studio,
+    #: and read by routing's conflict-of-interest rule whoever reports the task's arrival.
+    source_institution: Mapped[str | None] = mapped_column(String(128))
     plugin: Mapped[str] = mapped_column(String(16))
     run_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -119,3 +120,20 @@ class AssignmentEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     assignment: Mapped[Assignment] = relationship(back_populates="events")
+
+
+class DailyLoad(Base):
+    """Reads given on one UTC day per physician and project that still hold their task (assigned or submitted).
+
+    A counter kept by every assignment write, so routing a new task reads only its eligible physicians' rows
+    instead of counting the day's assignments (millions on a busy day).
+    """
+
+    __tablename__ = "routing_daily_loads"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    physician_id: Mapped[int] = mapped_column(
+        ForeignKey("physicians.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    reads: Mapped[int] = mapped_column(Integer, default=0)

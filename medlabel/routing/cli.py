@@ -116,34 +116,26 @@ def pool_show(physician_id: int) -> None:
 
 
 def _set_active(physician_id: int, active: bool) -> None:
-    from sqlalchemy import select
-
     from medlabel.db import platform_session
-    from medlabel.errors import LabelStudioError
     from medlabel.ls_client import make_client
-    from medlabel.models import ProjectRecord, RoutedTask
-    from medlabel.routing.label_studio import publish
-    from medlabel.routing.service import set_active
+    from medlabel.routing.operations import set_physician_active
 
     settings = get_settings()
     with platform_session(settings) as session:
-        report = set_active(session, physician_id, active)
-        click.echo(f"physician {physician_id} {'resumed' if active else 'paused'}")
-        if active:
-            return
+        arrival = set_physician_active(session, lambda: make_client(settings), settings, physician_id, active)
+    click.echo(f"physician {physician_id} {'resumed' if active else 'paused'}")
+    if active:
+        return
+    report = arrival.route
+    click.echo(
+        f"re-routed: {report.assigned} reads on {report.tasks_routed} tasks, "
+        f"{len(report.shortfalls)} tasks short of readers"
+    )
+    if arrival.publish_error:  # the DB is consistent; the tabs catch up on the next `route`
         click.echo(
-            f"re-routed: {report.assigned} reads on {report.tasks_routed} tasks, "
-            f"{len(report.shortfalls)} tasks short of readers"
+            f"warning: Label Studio tabs not updated ({arrival.publish_error}); run `medlabel route --project P`",
+            err=True,
         )
-        routed = select(RoutedTask.project_id).distinct()
-        try:  # the DB is already consistent; the tabs only mirror it and catch up on the next `route`
-            client = make_client(settings)
-            for project in session.scalars(select(ProjectRecord).where(ProjectRecord.id.in_(routed))):
-                publish(client, settings, session, project)
-        except LabelStudioError as exc:
-            click.echo(
-                f"warning: Label Studio tabs not updated ({exc}); run `medlabel route --project P`", err=True
-            )
 
 
 @pool.command("pause")
@@ -170,21 +162,23 @@ def route(ctx: click.Context, ls_project_id: int | None) -> None:
     if ls_project_id is None:
         raise click.UsageError("give --project P, or a subcommand (explain, policy)")
     from medlabel.db import platform_session
+    from medlabel.errors import LabelStudioError
     from medlabel.ls_client import make_client
-    from medlabel.routing.label_studio import fetch_task_infos, publish
+    from medlabel.routing.operations import route_project_tasks
     from medlabel.routing.policy import project_by_ls_id
-    from medlabel.routing.service import register_tasks, route_project
 
     settings = get_settings()
     client = make_client(settings)
     with platform_session(settings) as session:
         project = project_by_ls_id(session, ls_project_id)
-        new = register_tasks(session, project, fetch_task_infos(client, project))
-        report = route_project(session, project)
-        views = publish(client, settings, session, project)
+        arrival = route_project_tasks(session, lambda: client, settings, project)
+    if arrival.publish_error:
+        raise LabelStudioError(f"routed, but the worklist tabs were not updated: {arrival.publish_error}")
+    report = arrival.route
     click.echo(
-        f"project {ls_project_id}: {new} new tasks, {report.expired} leases expired, {report.assigned} reads "
-        f"assigned on {report.tasks_routed} tasks, {report.gold_reads} gold reads, {len(views)} worklist tabs"
+        f"project {ls_project_id}: {arrival.registered} new tasks, {report.expired} leases expired, "
+        f"{report.assigned} reads assigned on {report.tasks_routed} tasks, {report.gold_reads} gold reads, "
+        f"{len(arrival.views)} worklist tabs"
     )
     for ls_task_id, missing in sorted(report.shortfalls.items()):
         click.echo(f"  task {ls_task_id}: short of {missing} eligible physician(s)")
@@ -243,9 +237,10 @@ def route_policy(ls_project_id: int, deadline: datetime | None, **changes: objec
     from datetime import UTC
 
     from medlabel.db import platform_session
-    from medlabel.ls_client import call, make_client
+    from medlabel.ls_client import make_client
     from medlabel.models import RoutingPolicy
-    from medlabel.routing.policy import policy_of, project_by_ls_id, set_policy
+    from medlabel.routing.operations import change_policy
+    from medlabel.routing.policy import policy_of, project_by_ls_id
 
     settings = get_settings()
     if deadline is not None:
@@ -253,12 +248,7 @@ def route_policy(ls_project_id: int, deadline: datetime | None, **changes: objec
     with platform_session(settings) as session:
         project = project_by_ls_id(session, ls_project_id)
         if any(v is not None for v in changes.values()):
-            row = set_policy(session, project, **changes)
-            client = make_client(settings)
-            call(
-                "set maximum annotations",
-                lambda: client.projects.update(id=ls_project_id, maximum_annotations=row.reads),
-            )
+            change_policy(session, lambda: make_client(settings), project, **changes)
         policy = policy_of(session, project)
         stored = session.get(RoutingPolicy, project.id)
     for name, value in vars(policy).items():

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from label_studio_sdk import LabelStudio
 from sqlalchemy.orm import Session
 
-from medlabel.errors import RoutingError
+from medlabel.errors import LabelStudioError, RoutingError
 from medlabel.routing.generator import generate_pool, to_csv
-from medlabel.routing.label_studio import fetch_task_infos, publish
+from medlabel.routing.operations import route_project_tasks
 from medlabel.routing.policy import project_by_ls_id, template_policy
 from medlabel.routing.pool import import_pool_csv
-from medlabel.routing.service import RouteReport, register_tasks, route_project
+from medlabel.routing.service import RouteReport
 from medlabel.settings import Settings
 
 
@@ -55,7 +55,7 @@ def seed_demo_routing(
     )
     if report.errors:  # generated rows are valid by construction; fail loudly if that ever changes
         raise RoutingError(f"demo pool rejected: {report.errors[0]}")
-    register_tasks(session, project, fetch_task_infos(client, project))
-    routed = route_project(session, project)
-    views = publish(client, settings, session, project)
-    return DemoRouting(report=routed, views=views)
+    arrival = route_project_tasks(session, lambda: client, settings, project)
+    if arrival.publish_error:
+        raise LabelStudioError(f"demo worklist tabs not updated: {arrival.publish_error}")
+    return DemoRouting(report=arrival.route, views=arrival.views)

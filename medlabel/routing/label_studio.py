@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from medlabel.ls_client import call
 from medlabel.models import Assignment, Physician, ProjectRecord, RoutedTask
 from medlabel.models.routing import AssignmentState
-from medlabel.routing.service import TaskInfo
 from medlabel.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -34,30 +33,27 @@ SECRET_HEADER = "X-Medlabel-Secret"
 NO_TASK = 0
 
 
-def task_info(task: Mapping[str, Any]) -> TaskInfo:
-    """Routing facts of an LS task dict: ingest puts them in `meta`; priority is the lowest prediction score."""
-    meta = task.get("meta") or {}
+def task_priority(task: Mapping[str, Any]) -> float | None:
+    """A task's routing priority: its lowest prediction score (most uncertain first), None if unscored.
+
+    The only thing routing takes from Label Studio's copy of a task; source facts come from the platform DB.
+    """
     scores = [
         p["score"]
         for p in task.get("predictions") or []
         if isinstance(p, dict) and p.get("score") is not None
     ]
-    return TaskInfo(
-        ls_task_id=int(task["id"]),
-        content_key=meta.get("content_key"),
-        source_institution=meta.get("source_institution"),
-        is_gold=bool(meta.get("is_gold", False)),
-        priority=float(min(scores)) if scores else None,
-    )
+    return float(min(scores)) if scores else None
 
 
-def fetch_task_infos(client: LabelStudio, project: ProjectRecord) -> list[TaskInfo]:
-    """Every task of the project in Label Studio, with predictions (for their scores)."""
+def fetch_task_priorities(client: LabelStudio, project: ProjectRecord) -> dict[int, float | None]:
+    """Every task of the project in Label Studio (id -> priority), with predictions for their scores."""
     tasks = call(
         "list tasks",
         lambda: list(client.tasks.list(project=project.ls_project_id, fields="all", page_size=1000)),
     )
-    return [task_info(t.model_dump() if hasattr(t, "model_dump") else dict(t)) for t in tasks]
+    dicts = [t.model_dump() if hasattr(t, "model_dump") else dict(t) for t in tasks]
+    return {int(t["id"]): task_priority(t) for t in dicts}
 
 
 def open_tasks_by_physician(session: Session, project: ProjectRecord) -> dict[int, list[int]]:
@@ -86,8 +82,17 @@ def view_data(physician: Physician, ls_task_ids: list[int]) -> dict[str, Any]:
     }
 
 
-def sync_views(client: LabelStudio, session: Session, project: ProjectRecord) -> dict[int, int]:
-    """Create or update one tab per physician who has (or had) work in the project; returns physician → view id."""
+def sync_views(
+    client: LabelStudio,
+    session: Session,
+    project: ProjectRecord,
+    physician_ids: Collection[int] | None = None,
+) -> dict[int, int]:
+    """Create or update one tab per physician who has (or had) work in the project; returns physician → view id.
+
+    Args:
+        physician_ids: only these physicians' tabs (those a routing run changed); every involved one if None.
+    """
     open_tasks = open_tasks_by_physician(session, project)
     involved = set(
         session.scalars(
@@ -102,6 +107,8 @@ def sync_views(client: LabelStudio, session: Session, project: ProjectRecord) ->
         title = str((view.data or {}).get("title", "")) if isinstance(view.data, dict) else ""
         if title.startswith(VIEW_PREFIX):
             existing[int(title.removeprefix(VIEW_PREFIX).split(" ", 1)[0])] = int(view.id)
+    if physician_ids is not None:
+        involved &= set(physician_ids)
     result: dict[int, int] = {}
     for physician_id in sorted(involved):
         physician = session.get(Physician, physician_id)
@@ -119,7 +126,12 @@ def sync_views(client: LabelStudio, session: Session, project: ProjectRecord) ->
     return result
 
 
-def push_enterprise_assignments(settings: Settings, session: Session, project: ProjectRecord) -> int:
+def push_enterprise_assignments(
+    settings: Settings,
+    session: Session,
+    project: ProjectRecord,
+    physician_ids: Collection[int] | None = None,
+) -> int:
     """On a Label Studio Enterprise server, assign each physician's open tasks to their LS user as annotator.
 
     Uses `POST /api/projects/{id}/tasks/assignees` (Enterprise only; the OSS test server has no such
@@ -132,6 +144,8 @@ def push_enterprise_assignments(settings: Settings, session: Session, project: P
         timeout=30,
     ) as http:
         for physician_id, ls_task_ids in sorted(open_tasks_by_physician(session, project).items()):
+            if physician_ids is not None and physician_id not in physician_ids:
+                continue
             physician = session.get(Physician, physician_id)
             if physician is None or physician.ls_user_id is None:
                 continue
@@ -151,12 +165,20 @@ def push_enterprise_assignments(settings: Settings, session: Session, project: P
 
 
 def publish(
-    client: LabelStudio, settings: Settings, session: Session, project: ProjectRecord
+    client: LabelStudio,
+    settings: Settings,
+    session: Session,
+    project: ProjectRecord,
+    physician_ids: Collection[int] | None = None,
 ) -> dict[int, int]:
-    """Make the project's routing visible in Label Studio: tabs always, assignments on Enterprise."""
-    views = sync_views(client, session, project)
+    """Make the project's routing visible in Label Studio: tabs always, assignments on Enterprise.
+
+    Args:
+        physician_ids: only these physicians (whose open work changed); all involved physicians if None.
+    """
+    views = sync_views(client, session, project, physician_ids)
     if settings.label_studio_enterprise:
-        push_enterprise_assignments(settings, session, project)
+        push_enterprise_assignments(settings, session, project, physician_ids)
     return views
 
 

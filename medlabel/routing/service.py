@@ -7,18 +7,23 @@ queries and writes its decisions in bulk, each state change with an AssignmentEv
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from medlabel.errors import UnknownRecordError
 from medlabel.models import (
     Assignment,
     AssignmentEvent,
+    DailyLoad,
+    IngestedItem,
     Physician,
     PhysicianSpecialty,
     ProjectRecord,
@@ -26,12 +31,14 @@ from medlabel.models import (
 )
 from medlabel.models.routing import HOLDING_STATES, AssignmentState
 from medlabel.routing.dispatcher import Dispatcher, TaskRequest, candidates
-from medlabel.routing.policy import physician_view, policy_of
+from medlabel.routing.policy import policy_of
 from medlabel.routing.rules import PhysicianView, Policy
+from medlabel.specialties import Tier
 
 logger = logging.getLogger(__name__)
 # Bulk writes go through the Core tables: the ORM's bulk path costs ~4× more per row for no gain here.
 TASKS, ASSIGNMENTS, EVENTS = RoutedTask.__table__, Assignment.__table__, AssignmentEvent.__table__
+LOADS = DailyLoad.__table__
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class RouteReport:
     expired: int = 0
     #: ls_task_id -> reads still missing (explicit, never silent).
     shortfalls: dict[int, int] = field(default_factory=dict)
+    #: Physicians whose open work changed (new reads, expired leases): the worklist tabs to update.
+    touched: set[int] = field(default_factory=set)
 
 
 def utc(moment: datetime) -> datetime:
@@ -84,40 +93,172 @@ def register_tasks(session: Session, project: ProjectRecord, tasks: Iterable[Tas
     return len(new)
 
 
+def source_facts(session: Session, project: ProjectRecord, ls_task_ids: Iterable[int]) -> dict[int, TaskInfo]:
+    """What the platform itself recorded about these tasks when ingest created them (content key, source
+    institution); tasks ingest did not create are absent. Never read from Label Studio: its task.meta is
+    editable by every member and ingest keeps the institution out of it on purpose."""
+    ids = list(ls_task_ids)
+    facts: dict[int, TaskInfo] = {}
+    for start in range(0, len(ids), 10_000):  # stay below SQLite's bound-parameter limit
+        rows = session.execute(  # by task id alone, the project checked here (see route_project)
+            select(
+                IngestedItem.ls_project_id,
+                IngestedItem.ls_task_id,
+                IngestedItem.content_key,
+                IngestedItem.source_institution,
+            ).where(IngestedItem.ls_task_id.in_(ids[start : start + 10_000]))
+        )
+        for ls_project_id, ls_task_id, content_key, institution in rows:
+            if ls_project_id == project.ls_project_id:
+                facts[ls_task_id] = TaskInfo(
+                    ls_task_id, content_key=content_key, source_institution=institution
+                )
+    return facts
+
+
 def physician_views(
     session: Session, project_id: int, now: datetime, specialty: str | None = None
 ) -> list[PhysicianView]:
-    """Physicians (all, or only those with `specialty`) with today's reads in all projects and in this one."""
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    physician_query = select(Physician).options(selectinload(Physician.specialties)).order_by(Physician.id)
-    today = [Assignment.state.in_(HOLDING_STATES), Assignment.created_at >= day_start]
-    if specialty is not None:
-        physician_query = physician_query.where(
-            Physician.specialties.any(PhysicianSpecialty.specialty == specialty)
+    """Physicians (all, or only those with `specialty`) with today's reads in all projects and in this one.
+
+    Three Core queries over the candidates only (their rows, their specialties, their counters for today):
+    the cost follows the specialty's pool, not the number of assignments in the DB.
+    """
+    p, s, loads = Physician.__table__, PhysicianSpecialty.__table__, LOADS
+    ids = select(s.c.physician_id).where(s.c.specialty == specialty) if specialty is not None else None
+    physician_query = select(
+        p.c.id,
+        p.c.tier,
+        p.c.institution,
+        p.c.daily_capacity,
+        p.c.active,
+        p.c.subspecialties,
+        p.c.accuracy,
+        p.c.reads_count,
+    ).order_by(p.c.id)
+    specialty_query = select(s.c.physician_id, s.c.specialty, s.c.board_certified)
+    load_query = (
+        select(
+            loads.c.physician_id,
+            func.sum(loads.c.reads),
+            func.sum(case((loads.c.project_id == project_id, loads.c.reads), else_=0)),
         )
-        today.append(Assignment.physician_id.in_(physician_query.with_only_columns(Physician.id)))
-    used = dict(
-        session.execute(
-            select(Assignment.physician_id, func.count()).where(*today).group_by(Assignment.physician_id)
-        ).all()
+        .where(loads.c.day == utc(now).date())
+        .group_by(loads.c.physician_id)
     )
-    used_project = dict(
-        session.execute(
-            select(Assignment.physician_id, func.count())
-            .join(RoutedTask, RoutedTask.id == Assignment.task_id)
-            .where(*today, RoutedTask.project_id == project_id)
-            .group_by(Assignment.physician_id)
-        ).all()
-    )
-    physicians = session.scalars(physician_query).all()
-    return [physician_view(p, used.get(p.id, 0), used_project.get(p.id, 0)) for p in physicians]
+    if ids is not None:
+        physician_query = physician_query.where(p.c.id.in_(ids))
+        specialty_query = specialty_query.where(s.c.physician_id.in_(ids))
+        load_query = load_query.where(loads.c.physician_id.in_(ids))
+    certified: dict[int, dict[str, bool]] = defaultdict(dict)
+    for physician_id, code, board_certified in session.execute(specialty_query):
+        certified[physician_id][code] = bool(board_certified)
+    used = {pid: (int(total), int(here)) for pid, total, here in session.execute(load_query)}
+    return [
+        PhysicianView(
+            id=row.id,
+            specialties=dict(sorted(certified[row.id].items())),
+            tier=Tier(row.tier),
+            institution=row.institution,
+            daily_capacity=row.daily_capacity,
+            active=bool(row.active),
+            subspecialties=tuple(row.subspecialties or ()),
+            accuracy=row.accuracy,
+            reads_count=row.reads_count,
+            used_today=used.get(row.id, (0, 0))[0],
+            used_today_project=used.get(row.id, (0, 0))[1],
+        )
+        for row in session.execute(physician_query)
+    ]
 
 
-def _change_state(
+def eligible_views(session: Session, project_id: int, now: datetime, policy: Policy) -> list[PhysicianView]:
+    """The physicians qualified for `policy`, with today's reads: what the dispatcher needs, and no more.
+
+    Specialty, certification, tier and pause are filtered in SQL, so only the qualified rows (and only their
+    counters for today) are read; the JSON subspecialties are decoded only when the policy requires one.
+    """
+    p, s, loads = Physician.__table__, PhysicianSpecialty.__table__, LOADS
+    tiers = [t.value for t in Tier if t.rank >= policy.min_tier.rank]
+    columns = [p.c.id, p.c.tier, p.c.institution, p.c.daily_capacity, p.c.accuracy, p.c.reads_count]
+    query = (
+        select(*columns, s.c.board_certified, *([p.c.subspecialties] if policy.subspecialty else []))
+        .join(s, s.c.physician_id == p.c.id)
+        .where(s.c.specialty == policy.specialty, p.c.active.is_(True), p.c.tier.in_(tiers))
+        .order_by(p.c.id)
+    )
+    if policy.require_board_certification:
+        query = query.where(s.c.board_certified.is_(True))
+    rows = [
+        row
+        for row in session.execute(query)
+        if not policy.subspecialty or policy.subspecialty in (row.subspecialties or ())
+    ]
+    ids = select(s.c.physician_id).where(s.c.specialty == policy.specialty)
+    used = {
+        pid: (int(total), int(here))
+        for pid, total, here in session.execute(
+            select(
+                loads.c.physician_id,
+                func.sum(loads.c.reads),
+                func.sum(case((loads.c.project_id == project_id, loads.c.reads), else_=0)),
+            )
+            .where(loads.c.day == utc(now).date(), loads.c.physician_id.in_(ids))
+            .group_by(loads.c.physician_id)
+        )
+    }
+    return [
+        PhysicianView(
+            id=row.id,
+            specialties={policy.specialty: bool(row.board_certified)},
+            tier=Tier(row.tier),
+            institution=row.institution,
+            daily_capacity=row.daily_capacity,
+            subspecialties=(policy.subspecialty,) if policy.subspecialty else (),
+            accuracy=row.accuracy,
+            reads_count=row.reads_count,
+            used_today=used.get(row.id, (0, 0))[0],
+            used_today_project=used.get(row.id, (0, 0))[1],
+        )
+        for row in rows
+    ]
+
+
+def add_loads(session: Session, counts: Mapping[tuple[date, int, int], int]) -> None:
+    """Add to the (day, physician, project) read counters, creating rows as needed (one upsert)."""
+    counts = {key: n for key, n in counts.items() if n}
+    if not counts:
+        return
+    dialect = session.get_bind().dialect.name
+    make_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = make_insert(LOADS).values(
+        [
+            {"day": d, "physician_id": pid, "project_id": prj, "reads": n}
+            for (d, pid, prj), n in counts.items()
+        ]
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[LOADS.c.day, LOADS.c.physician_id, LOADS.c.project_id],
+            set_={"reads": LOADS.c.reads + statement.excluded.reads},
+        )
+    )
+
+
+def change_state(
     session: Session, assignment_ids: list[int], to_state: AssignmentState, reason: str, now: datetime
 ) -> None:
     if not assignment_ids:
         return
+    if to_state.value not in HOLDING_STATES:  # the reads stop counting towards their day's load
+        released: Counter[tuple[date, int, int]] = Counter()
+        for physician_id, project_id, created_at in session.execute(
+            select(Assignment.physician_id, RoutedTask.project_id, Assignment.created_at)
+            .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+            .where(Assignment.id.in_(assignment_ids))
+        ):
+            released[(utc(created_at).date(), physician_id, project_id)] -= 1
+        add_loads(session, released)
     session.execute(
         update(Assignment)
         .where(Assignment.id.in_(assignment_ids))
@@ -141,18 +282,23 @@ def _change_state(
 
 def expire_leases(session: Session, now: datetime, project_id: int | None = None) -> int:
     """Move assigned reads whose lease has run out to `expired`; returns how many. Does not commit."""
-    query = select(Assignment.id).where(
+    return len(_expire_leases(session, now, project_id))
+
+
+def _expire_leases(session: Session, now: datetime, project_id: int | None) -> list[int]:
+    """Expire overdue leases; returns the physician id of each expired read."""
+    query = select(Assignment.id, Assignment.physician_id).where(
         Assignment.state == AssignmentState.ASSIGNED.value, Assignment.leased_until < now
     )
     if project_id is not None:
         query = query.join(RoutedTask, RoutedTask.id == Assignment.task_id).where(
             RoutedTask.project_id == project_id
         )
-    ids = list(session.scalars(query))
-    _change_state(session, ids, AssignmentState.EXPIRED, "lease expired", now)
-    if ids:
-        logger.info("expired %d leases", len(ids))
-    return len(ids)
+    rows = session.execute(query).all()
+    change_state(session, [r.id for r in rows], AssignmentState.EXPIRED, "lease expired", now)
+    if rows:
+        logger.info("expired %d leases", len(rows))
+    return [r.physician_id for r in rows]
 
 
 def route_project(
@@ -167,24 +313,29 @@ def route_project(
         ls_task_ids: only these tasks (e.g. just created); all of the project's tasks when None.
     """
     now = now or datetime.now(UTC)
-    report = RouteReport(expired=expire_leases(session, now, project.id))
+    expired = _expire_leases(session, now, project.id)
+    report = RouteReport(expired=len(expired), touched=set(expired))
     policy = policy_of(session, project)
-    views = physician_views(session, project.id, now, policy.specialty)
+    views = eligible_views(session, project.id, now, policy)
     dispatcher = Dispatcher(candidates(views, policy), policy.conflict_of_interest)
 
-    task_query = select(RoutedTask).where(RoutedTask.project_id == project.id)
-    if ls_task_ids is not None:
-        task_query = task_query.where(RoutedTask.ls_task_id.in_(list(ls_task_ids)))
     # Row locks (PostgreSQL; SQLite serialises writers anyway) so that two routing runs at once, e.g. ingest's
     # and the TASKS_CREATED webhook's, cannot both see a task short of reads and both fill it.
-    tasks = session.scalars(task_query.with_for_update()).all()
+    if ls_task_ids is not None:
+        # By the unique Label Studio id alone: with the project in the WHERE clause as well, SQLite's planner
+        # may walk the project's whole index (a million rows) instead of looking up a hundred ids.
+        task_query = select(RoutedTask).where(RoutedTask.ls_task_id.in_(list(ls_task_ids)))
+        tasks = [t for t in session.scalars(task_query.with_for_update()) if t.project_id == project.id]
+        of_tasks = Assignment.task_id.in_([t.id for t in tasks])
+    else:
+        task_query = select(RoutedTask).where(RoutedTask.project_id == project.id)
+        tasks = list(session.scalars(task_query.with_for_update()))
+        of_tasks = Assignment.task_id.in_(task_query.with_only_columns(RoutedTask.id))
     by_id = {t.id: t for t in tasks}
     held: dict[int, int] = defaultdict(int)
     ever: dict[int, set[int]] = defaultdict(set)
     rows = session.execute(
-        select(Assignment.task_id, Assignment.physician_id, Assignment.state).where(
-            Assignment.task_id.in_(task_query.with_only_columns(RoutedTask.id))
-        )
+        select(Assignment.task_id, Assignment.physician_id, Assignment.state).where(of_tasks)
     ).all()
     for task_id, physician_id, state in rows:
         ever[task_id].add(physician_id)
@@ -205,7 +356,7 @@ def route_project(
     for row in new_rows:
         per_physician[row["physician_id"]] += 1
     gold_rows = _gold_reads(session, project, policy, dispatcher, per_physician, ever, lease_end)
-    _insert_assignments(session, new_rows + gold_rows, now)
+    _insert_assignments(session, new_rows + gold_rows, now, project.id)
     for d in decisions:
         task = by_id[d.task_id]
         task.shortfall = d.shortfall
@@ -216,6 +367,7 @@ def route_project(
             t.shortfall = 0
     session.commit()
     report.assigned, report.gold_reads = len(new_rows), len(gold_rows)
+    report.touched.update(cast(int, row["physician_id"]) for row in new_rows + gold_rows)
     report.tasks_routed = sum(1 for d in decisions if d.physician_ids)
     logger.info(
         "project %s: %d reads assigned on %d tasks, %d gold reads, %d tasks short, %d leases expired",
@@ -279,11 +431,16 @@ def _gold_reads(
     return rows
 
 
-def _insert_assignments(session: Session, rows: list[dict[str, object]], now: datetime) -> None:
+def _insert_assignments(
+    session: Session, rows: list[dict[str, object]], now: datetime, project_id: int
+) -> None:
+    """Insert new assigned reads of one project's tasks, their events, and count them in today's loads."""
     if not rows:
         return
     for row in rows:
         row.update(state=AssignmentState.ASSIGNED.value, created_at=now, updated_at=now)
+    day = utc(now).date()
+    add_loads(session, Counter((day, cast(int, row["physician_id"]), project_id) for row in rows))
     ids = session.scalars(insert(ASSIGNMENTS).returning(ASSIGNMENTS.c.id), rows).all()
     session.execute(
         insert(EVENTS),
@@ -319,7 +476,7 @@ def reroute_physician(session: Session, physician: Physician, reason: str, now: 
         .join(RoutedTask, RoutedTask.id == Assignment.task_id)
         .where(Assignment.physician_id == physician.id, Assignment.state == AssignmentState.ASSIGNED.value)
     ).all()
-    _change_state(session, [r.id for r in open_rows], AssignmentState.REROUTED, reason, now)
+    change_state(session, [r.id for r in open_rows], AssignmentState.REROUTED, reason, now)
     session.flush()
     total = RouteReport()
     by_project: dict[int, list[int]] = defaultdict(list)
@@ -332,6 +489,7 @@ def reroute_physician(session: Session, physician: Physician, reason: str, now: 
         total.assigned += part.assigned
         total.tasks_routed += part.tasks_routed
         total.shortfalls.update(part.shortfalls)
+        total.touched |= part.touched | {physician.id}
     session.commit()
     return total
 
@@ -385,7 +543,7 @@ def record_submission(
     )
     if assignment_id is None:
         return False
-    _change_state(
+    change_state(
         session, [assignment_id], AssignmentState.SUBMITTED, "annotation submitted", now or datetime.now(UTC)
     )
     session.commit()

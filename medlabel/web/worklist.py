@@ -104,46 +104,53 @@ def page() -> ResponseReturnValue:
 
 @bp.post("/webhooks/label-studio/tasks-created")
 def tasks_created() -> ResponseReturnValue:
-    """Route the tasks of a TASKS_CREATED event at once; update Label Studio tabs after answering."""
+    """Answer at once, then hand the tasks to `routing.operations.tasks_arrived`.
+
+    Label Studio waits for this answer inside the request that created the tasks (1 s timeout, no retry),
+    and ingest may be waiting on that same request; so nothing is routed before answering: an RQ job does
+    it when Redis is configured, otherwise this process right after the response is sent.
+    """
     configured = settings()
     secret = request.headers.get(SECRET_HEADER, "")
     if not configured.webhook_secret or not hmac.compare_digest(secret, configured.webhook_secret):
         raise AccessDenied(f"missing or wrong {SECRET_HEADER} header")
     ls_project_id, tasks = _parse_tasks_created(request.get_json(silent=True))
-    from medlabel.routing.label_studio import task_info
+    from medlabel.routing.label_studio import task_priority
     from medlabel.routing.policy import project_by_ls_id
-    from medlabel.routing.service import route_new_tasks
 
-    session = db_session()
     try:
-        project = project_by_ls_id(session, ls_project_id)
+        project_by_ls_id(db_session(), ls_project_id)
     except UnknownRecordError:
         return jsonify(status="ignored", detail=f"project {ls_project_id} is not routed by medlabel"), 200
-    infos = {info.ls_task_id: info for info in map(task_info, tasks)}
-    report = route_new_tasks(session, project, list(infos), infos)
-    project_id = project.id
+    priorities = {int(t["id"]): task_priority(t) for t in tasks}
+    if configured.redis_url:
+        from medlabel.routing.jobs import enqueue_arrival
+
+        job = enqueue_arrival(configured, ls_project_id, list(priorities), priorities)
+        return jsonify(status="queued", tasks=len(priorities), job=job.id), 202
     maker: sessionmaker[Session] = current_app.extensions["medlabel_sessionmaker"]
 
-    def publish_tabs() -> None:
-        # Label Studio waits for this webhook inside the request that created the tasks; calling it back
-        # before answering could deadlock a single-threaded server, so tabs are updated once we answered.
+    def route_after_answering() -> None:
         from medlabel.ls_client import make_client
-        from medlabel.routing.label_studio import publish
+        from medlabel.routing.operations import tasks_arrived
 
         with maker() as session:
-            record = session.get(ProjectRecord, project_id)
             try:
-                if record is not None:
-                    publish(make_client(configured), configured, session, record)
-            except MedlabelError:
-                logger.exception("updating worklist tabs of project %s failed", ls_project_id)
+                project = project_by_ls_id(session, ls_project_id)
+                tasks_arrived(
+                    session,
+                    lambda: make_client(configured),
+                    configured,
+                    project,
+                    list(priorities),
+                    priorities,
+                )
+            except Exception:  # nobody is left to answer; `medlabel route --project P` catches up
+                logger.exception("routing the new tasks of project %s failed", ls_project_id)
 
-    response = jsonify(
-        status="routed",
-        assigned=report.assigned,
-        shortfalls={str(k): v for k, v in report.shortfalls.items()},
-    )
-    response.call_on_close(publish_tabs)
+    response = jsonify(status="accepted", tasks=len(priorities))
+    response.status_code = 202
+    response.call_on_close(route_after_answering)
     return response
 
 
