@@ -5,6 +5,7 @@ from medlabel.models.ingest import IngestedItem, IngestKey
 from medlabel.models.pool import Physician, PhysicianSpecialty
 from medlabel.models.projects import ProjectRecord
 from medlabel.models.routing import Assignment, AssignmentEvent, RoutedTask, RoutingPolicy
+from medlabel.models.sync import AnnotationVersion, InboxEvent, MirrorAnnotation, MirrorTask, SyncWatermark
 
 __all__ = [
     "Account",
@@ -12,6 +13,11 @@ __all__ = [
     "Role",
     "Assignment",
     "AssignmentEvent",
+    "AnnotationVersion",
+    "InboxEvent",
+    "MirrorAnnotation",
+    "MirrorTask",
+    "SyncWatermark",
     "IngestKey",
     "IngestedItem",
     "Physician",
