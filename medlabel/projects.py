@@ -21,7 +21,7 @@ from medlabel.settings import Settings
 logger = logging.getLogger(__name__)
 #: Path of the platform's webhook receiver (sync/webhooks.py); Label Studio posts every event of a project here.
 WEBHOOK_PATH = "/webhooks/label-studio"
-#: The events the receiver handles (sync.events.LsAction); others would only be refused.
+#: The events the receiver handles (sync.events.LsAction) that a project webhook can carry.
 WEBHOOK_ACTIONS = (
     "ANNOTATION_CREATED",
     "ANNOTATION_UPDATED",
@@ -30,8 +30,10 @@ WEBHOOK_ACTIONS = (
     "TASKS_CREATED",
     "TASKS_DELETED",
     "PROJECT_UPDATED",
-    "PROJECT_DELETED",
 )
+# PROJECT_DELETED is "organization-only" in Label Studio: a project webhook refuses it, and 1.23.2's API
+# refuses organization webhooks (`perform_create` answers 404 without a project). The receiver still takes it
+# (from a webhook an admin made in Django's admin); reconciliation notices a deleted project by itself.
 
 
 @dataclass(frozen=True)
@@ -169,12 +171,13 @@ def register_webhook(client: LabelStudio, settings: Settings, project_id: int) -
             project_id,
         )
         return None
-    url = settings.webhook_url + WEBHOOK_PATH
-    for hook in call("list webhooks", lambda: client.webhooks.list(project=str(project_id))):
-        if hook.url == url and hook.id is not None:
-            return int(hook.id)
     from medlabel.routing.label_studio import SECRET_HEADER
 
+    url = settings.webhook_url + WEBHOOK_PATH
+    hooks = call("list webhooks", lambda: client.webhooks.list(project=str(project_id)))
+    for hook in hooks:
+        if hook.url == url and hook.project == project_id and hook.id is not None:
+            return int(hook.id)
     hook = call(
         "create webhook",
         lambda: client.webhooks.create(

@@ -58,6 +58,11 @@ def sync(
                 )
             finally:
                 bar.close()
+            if report.project_deleted:
+                click.echo(
+                    f"project {ls_project_id} was deleted in Label Studio: its mirror is marked deleted"
+                )
+                return
             click.echo(
                 f"project {ls_project_id}: {report.inbox_processed} inbox events processed, "
                 f"{report.tasks_seen} changed tasks and {report.annotations_seen} annotations read, "

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from medlabel.errors import LabelStudioError, UnknownRecordError
 from medlabel.models import MirrorAnnotation, MirrorTask, SyncWatermark
 from medlabel.settings import Settings
-from sync.events import ls_time, user_id
+from sync.events import LsAction, LsEvent, ls_time, user_id
 from sync.handlers import (
     SyncContext,
+    handle,
     managed_project,
     mark_annotations_deleted,
     mark_tasks_deleted,
@@ -55,6 +56,7 @@ class ReconcileReport:
     annotations_deleted: int = 0
     tasks_deleted: int = 0
     watermark: datetime | None = None
+    project_deleted: bool = False
 
 
 @dataclass
@@ -110,6 +112,15 @@ class LabelStudioTasks:
             {"project": ls_project_id, "fields": "all", "query": json.dumps(query)}, PAGE_SIZE, progress
         )
 
+    def project_exists(self, ls_project_id: int) -> bool:
+        try:
+            answer = self.http.get(f"/api/projects/{ls_project_id}/")
+        except httpx.HTTPError as exc:
+            raise LabelStudioError(f"read project: cannot reach Label Studio ({exc})") from exc
+        if answer.status_code not in (200, 404):
+            raise LabelStudioError(f"read project: Label Studio answered {answer.status_code}")
+        return answer.status_code == 200
+
     def task_ids(self, ls_project_id: int) -> set[int]:
         return {
             int(t["id"])
@@ -157,6 +168,13 @@ def reconcile(
     source = LabelStudioTasks(settings)
     started = datetime.now(UTC)
     try:
+        if not source.project_exists(
+            ls_project_id
+        ):  # Label Studio cannot send us PROJECT_DELETED (projects.py)
+            with maker() as session:
+                handle(session, context, LsEvent(LsAction.PROJECT_DELETED, ls_project_id))
+            report.project_deleted = True
+            return report
         with maker() as session:
             mark = session.get(SyncWatermark, ls_project_id) or SyncWatermark(ls_project_id=ls_project_id)
             since = (utc(mark.updated_at) or EPOCH) - OVERLAP
