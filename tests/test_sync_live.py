@@ -5,7 +5,10 @@ receiver unreachable during a burst, one reconciliation leaves zero differences.
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,7 +65,7 @@ def world(
         platform_db,
         tmp_path_factory.mktemp("sync-inputs"),
         "sync live",
-        seed=101,
+        seed=137,  # a pool of its own: other modules' physicians keep their invites untouched
         with_accounts=12,
     )
     hooked = dataclasses.replace(platform.settings, webhook_url=platform.url)
@@ -170,6 +173,35 @@ def test_physicians_annotations_reach_the_mirror_through_webhooks(
         assert process_pending(maker, context, world.ls_project_id) >= len(events)
     with maker() as session:
         assert mirror_rows(session, world.ls_project_id) == before
+
+    # the operator's view, through the installed command: reconcile (nothing to repair), status, quarantine
+    project = str(world.ls_project_id)
+    synced = medlabel(settings, "sync", "--project", project)
+    assert synced.returncode == 0 and "0 annotations and 0 tasks found deleted" in synced.stdout, (
+        synced.stderr
+    )
+    assert differences(maker, settings, world.ls_project_id) == []
+    shown = medlabel(settings, "sync", "status", "--project", project)
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        f"{len(made) + 2} mirrored, 1 quarantined" in shown.stdout and "ANNOTATION_CREATED 5" in shown.stdout
+    )
+    listed = medlabel(settings, "sync", "quarantine", "--project", project)
+    assert listed.returncode == 0 and f"{foreign} " in listed.stdout and "1 quarantined" in listed.stdout
+
+
+def medlabel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed `medlabel` command, configured by environment variables only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDLABEL_", "LABEL_STUDIO_"))}
+    env.update(
+        LABEL_STUDIO_URL=settings.label_studio_url,
+        LABEL_STUDIO_API_KEY=settings.label_studio_api_key,
+        MEDLABEL_STATE_DIR=str(settings.state_dir),
+        MEDLABEL_DATABASE_URL=settings.database_url,
+        LATEST_VERSION_CHECK="false",
+    )
+    command = [str(Path(sys.executable).parent / "medlabel"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
 def mirror_rows(session: Session, ls_project_id: int) -> list[tuple[Any, ...]]:
