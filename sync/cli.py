@@ -20,6 +20,7 @@ PROGRESS_FROM = 200
 
 @click.group(invoke_without_command=True)
 @click.option("--project", "ls_project_id", type=int, help="Label Studio project id to reconcile.")
+@click.option("--all", "all_projects", is_flag=True, help="Reconcile every project medlabel manages.")
 @click.option("--watch", is_flag=True, help="Keep reconciling, every --interval seconds.")
 @click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between passes.")
 @click.option(
@@ -27,16 +28,20 @@ PROGRESS_FROM = 200
 )
 @click.pass_context
 def sync(
-    ctx: click.Context, ls_project_id: int | None, watch: bool, interval: float, full_diff_every: int
+    ctx: click.Context,
+    ls_project_id: int | None,
+    all_projects: bool,
+    watch: bool,
+    interval: float,
+    full_diff_every: int,
 ) -> None:
-    """Repair the mirror from Label Studio (`sync --project P`), or show status or quarantine."""
+    """Repair the mirror from Label Studio (`sync --project P`, `sync --all`), or show status or quarantine."""
     if ctx.invoked_subcommand is not None:
         return
-    if ls_project_id is None:
-        raise click.UsageError("give --project P, or a subcommand (status, quarantine)")
+    if (ls_project_id is None) == (not all_projects):
+        raise click.UsageError("give --project P or --all, or a subcommand (status, quarantine)")
     from medlabel.db import make_engine, make_sessionmaker, upgrade
     from sync.operations import sync_context
-    from sync.reconcile import reconcile
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -46,35 +51,45 @@ def sync(
     passes = 0
     try:
         while True:
-            bar = _LazyBar()
-            try:
-                report = reconcile(
-                    maker,
-                    settings,
-                    context,
-                    ls_project_id,
-                    full_diff=passes % max(full_diff_every, 1) == 0 or not watch,
-                    progress=bar.update,
-                )
-            finally:
-                bar.close()
-            if report.project_deleted:
-                click.echo(
-                    f"project {ls_project_id} was deleted in Label Studio: its mirror is marked deleted"
-                )
-                return
-            click.echo(
-                f"project {ls_project_id}: {report.inbox_processed} inbox events processed, "
-                f"{report.tasks_seen} changed tasks and {report.annotations_seen} annotations read, "
-                f"{report.annotations_deleted} annotations and {report.tasks_deleted} tasks found deleted; "
-                f"watermark {report.watermark.isoformat() if report.watermark else '-'}"
-            )
+            full_diff = not watch or passes % max(full_diff_every, 1) == 0
+            for project_id in [ls_project_id] if ls_project_id is not None else _managed(maker):
+                _reconcile_one(maker, settings, context, project_id, full_diff)
             passes += 1
             if not watch:
                 return
             time.sleep(interval)
     finally:
         engine.dispose()
+
+
+def _managed(maker: Any) -> list[int]:
+    from sqlalchemy import select
+
+    from medlabel.models import ProjectRecord
+
+    with maker() as session:
+        return list(
+            session.scalars(select(ProjectRecord.ls_project_id).order_by(ProjectRecord.ls_project_id))
+        )
+
+
+def _reconcile_one(maker: Any, settings: Any, context: Any, ls_project_id: int, full_diff: bool) -> None:
+    from sync.reconcile import reconcile
+
+    bar = _LazyBar()
+    try:
+        report = reconcile(maker, settings, context, ls_project_id, full_diff=full_diff, progress=bar.update)
+    finally:
+        bar.close()
+    if report.project_deleted:
+        click.echo(f"project {ls_project_id} was deleted in Label Studio: its mirror is marked deleted")
+        return
+    click.echo(
+        f"project {ls_project_id}: {report.inbox_processed} inbox events processed, "
+        f"{report.tasks_seen} changed tasks and {report.annotations_seen} annotations read, "
+        f"{report.annotations_deleted} annotations and {report.tasks_deleted} tasks found deleted; "
+        f"watermark {report.watermark.isoformat() if report.watermark else '-'}"
+    )
 
 
 class _LazyBar:
