@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -156,12 +157,7 @@ def dispatch(settings: Settings, maker: sessionmaker[Session], event_ids: list[i
     """
     if settings.redis_url:
         try:
-            from redis import Redis
-            from rq import Queue
-
-            Queue(QUEUE_NAME, connection=Redis.from_url(settings.redis_url)).enqueue(
-                process_inbox_job, event_ids
-            )
+            _queue(settings.redis_url).enqueue(process_inbox_job, event_ids)
             return
         except Exception:  # noqa: BLE001 - the inbox keeps the event either way
             logger.exception(
@@ -172,6 +168,15 @@ def dispatch(settings: Settings, maker: sessionmaker[Session], event_ids: list[i
         process_pending(maker, sync_context(settings), event_ids=event_ids)
     except OperationalError:
         logger.exception("processing inbox events %s failed; they wait for `medlabel sync`", event_ids)
+
+
+@lru_cache(maxsize=4)
+def _queue(redis_url: str) -> Any:
+    """One queue (and Redis connection pool) per process, not one per delivery."""
+    from redis import Redis
+    from rq import Queue
+
+    return Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
 
 
 def process_inbox_job(event_ids: list[int] | None = None) -> int:
