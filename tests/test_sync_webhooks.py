@@ -132,3 +132,73 @@ def test_tasks_deleted_without_project_is_kept_when_it_names_known_tasks(app: Fl
     with db(app) as session:
         row = session.get(MirrorAnnotation, 5)
         assert row is not None and row.deleted
+
+
+def queued_app(tmp_path: Path, redis: str) -> Flask:
+    settings = make_settings(tmp_path, webhook_secret=SECRET, redis_url=redis, staff_ls_user_ids=(1,))
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with make_sessionmaker(engine)() as session:
+        session.add(
+            ProjectRecord(
+                ls_project_id=77,
+                title="CXR batch",
+                template_id="radiology_report_classification",
+                template_version=1,
+                language="en",
+                label_codes={},
+                reads=2,
+            )
+        )
+        session.commit()
+    engine.dispose()
+    app = create_app(settings)
+    app.extensions["test_sessions"] = make_sessionmaker(make_engine(settings.database_url))
+    return app
+
+
+def test_with_redis_the_event_is_processed_by_an_rq_job(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    from medlabel.settings import get_settings
+    from sync.operations import QUEUE_NAME
+
+    app = queued_app(tmp_path, redis_url)
+    post(app.test_client(), annotation_created()).close()
+    with db(app) as session:
+        assert (
+            session.scalar(select(MirrorAnnotation.ls_annotation_id)) is None
+        )  # not processed in the request
+    connection = Redis.from_url(redis_url)
+    queue = Queue(QUEUE_NAME, connection=connection)
+    assert queue.count == 1
+    monkeypatch.setenv("MEDLABEL_DATABASE_URL", app.extensions["medlabel_settings"].database_url)
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("MEDLABEL_STAFF_LS_USERS", "1")
+    get_settings.cache_clear()
+    try:
+        SimpleWorker([queue], connection=connection).work(burst=True)
+    finally:
+        get_settings.cache_clear()
+    with db(app) as session:
+        row = session.get(MirrorAnnotation, 5)
+        assert row is not None and not row.quarantined
+        assert session.scalars(select(InboxEvent.processed_at)).one() is not None
+
+
+def test_with_redis_down_the_delivery_is_still_acknowledged_and_kept(tmp_path: Path) -> None:
+    from sync.handlers import SyncContext
+    from sync.operations import process_pending
+
+    app = queued_app(tmp_path, "redis://127.0.0.1:9/0")  # nothing listens there
+    answer = post(app.test_client(), annotation_created())
+    assert answer.status_code == 202
+    answer.close()
+    with db(app) as session:
+        assert session.scalars(select(InboxEvent.processed_at)).one() is None  # waits for `medlabel sync`
+    assert process_pending(app.extensions["test_sessions"], SyncContext(frozenset({1}))) == 1
+    with db(app) as session:
+        assert session.get(MirrorAnnotation, 5) is not None
