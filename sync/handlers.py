@@ -170,8 +170,8 @@ def _enforce(session: Session, context: SyncContext, row: MirrorAnnotation) -> N
             reason,
         )
         return
-    if physician is None or author is None:
-        return
+    if physician is None or author is None or row.deleted:
+        return  # a deleted annotation (its deletion arrived first) moves no read
     if row.was_cancelled:
         report = routing.record_skip(session, row.ls_task_id, author, context.now())
         logger.info(
