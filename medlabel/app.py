@@ -30,12 +30,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from medlabel.accounts.blueprint import bp as accounts_bp
     from medlabel.web.catalog import bp as catalog_bp
     from medlabel.web.worklist import bp as worklist_bp
-    from medlabel.web.worklist import tasks_created
+    from sync.webhooks import bp as sync_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(worklist_bp)
-    extensions.csrf.exempt(tasks_created)  # Label Studio authenticates by the shared secret header
+    app.register_blueprint(sync_bp)  # before the gateway's catch-all
+    extensions.csrf.exempt(sync_bp)  # Label Studio authenticates by the shared secret header
 
     @app.get("/health")
     def health() -> ResponseReturnValue:

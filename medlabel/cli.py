@@ -337,3 +337,10 @@ main.add_command(
         "gateway", "medlabel.gateway.cli:gateway", "What physicians are shown through the labeling gateway."
     )
 )
+main.add_command(
+    LazyCommand(
+        "sync",
+        "sync.cli:sync",
+        "Mirror Label Studio's annotations: reconcile a project, its status, its quarantine.",
+    )
+)

@@ -76,3 +76,22 @@ class UnknownRecordError(RoutingError):
 
     code = "not_found"
     http_status = 404
+
+
+class WebhookError(MedlabelError):
+    """A webhook delivery the platform refuses (nothing of it is stored)."""
+
+    code = "invalid_webhook"
+    http_status = 400
+
+
+class WebhookAuthError(WebhookError):
+    """No or wrong shared secret on a webhook delivery."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class WebhookTooLargeError(WebhookError):
+    code = "payload_too_large"
+    http_status = 413

@@ -19,6 +19,21 @@ from medlabel.models import ProjectRecord
 from medlabel.settings import Settings
 
 logger = logging.getLogger(__name__)
+#: Path of the platform's webhook receiver (sync/webhooks.py); Label Studio posts every event of a project here.
+WEBHOOK_PATH = "/webhooks/label-studio"
+#: The events the receiver handles (sync.events.LsAction) that a project webhook can carry.
+WEBHOOK_ACTIONS = (
+    "ANNOTATION_CREATED",
+    "ANNOTATION_UPDATED",
+    "ANNOTATIONS_CREATED",
+    "ANNOTATIONS_DELETED",
+    "TASKS_CREATED",
+    "TASKS_DELETED",
+    "PROJECT_UPDATED",
+)
+# PROJECT_DELETED is "organization-only" in Label Studio: a project webhook refuses it, and 1.23.2's API
+# refuses organization webhooks (`perform_create` answers 404 without a project). The receiver still takes it
+# (from a webhook an admin made in Django's admin); reconciliation notices a deleted project by itself.
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ def create_project(
         ),
     )
     try:
+        register_webhook(client, settings, project.id)
         if ml_backend_url:
             connect_ml_backend(
                 client,
@@ -140,6 +156,41 @@ def connect_ml_backend(
         raise LabelStudioError(f"Label Studio created no webhook to {webhook_url} for project {project_id}")
     hook_id, headers = hook.id, {**(hook.headers or {}), "Authorization": basic_auth_header(user, password)}
     call("authenticate ML backend webhook", lambda: client.webhooks.update(hook_id, headers=headers))
+
+
+def register_webhook(client: LabelStudio, settings: Settings, project_id: int) -> int | None:
+    """Have Label Studio post the project's events to the platform with the shared secret; idempotent.
+
+    Returns the webhook id, or None (logged) when MEDLABEL_WEBHOOK_URL or MEDLABEL_WEBHOOK_SECRET is unset:
+    the project is then mirrored by reconciliation (`medlabel sync`) alone.
+    """
+    if not settings.webhook_url or not settings.webhook_secret:
+        logger.info(
+            "project %s: no webhook registered (MEDLABEL_WEBHOOK_URL or MEDLABEL_WEBHOOK_SECRET unset); "
+            "`medlabel sync` mirrors it",
+            project_id,
+        )
+        return None
+    from medlabel.routing.label_studio import SECRET_HEADER
+
+    url = settings.webhook_url + WEBHOOK_PATH
+    hooks = call("list webhooks", lambda: client.webhooks.list(project=str(project_id)))
+    for hook in hooks:
+        if hook.url == url and hook.project == project_id and hook.id is not None:
+            return int(hook.id)
+    hook = call(
+        "create webhook",
+        lambda: client.webhooks.create(
+            url=url,
+            project=project_id,
+            actions=list(WEBHOOK_ACTIONS),
+            send_payload=True,
+            send_for_all_actions=False,
+            headers={SECRET_HEADER: settings.webhook_secret},
+        ),
+    )
+    logger.info("project %s: webhook %s posts its events to %s", project_id, hook.id, url)
+    return int(hook.id)
 
 
 def basic_auth_header(user: str, password: str) -> str:

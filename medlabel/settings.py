@@ -41,6 +41,14 @@ class Settings:
     ml_max_request_bytes: int = 32 * 1024 * 1024
     #: Shared secret Label Studio sends in the X-Medlabel-Secret header of its webhooks (empty: refused).
     webhook_secret: str = field(default="", repr=False)
+    #: Base URL at which Label Studio reaches the platform (MEDLABEL_WEBHOOK_URL, e.g. http://web:8090); new
+    #: projects post their events to its /webhooks/label-studio. Empty: no webhook (`medlabel sync` still mirrors).
+    webhook_url: str = ""
+    #: Label Studio user ids of staff (MEDLABEL_STAFF_LS_USERS, comma-separated) whose annotations are not
+    #: quarantined although nobody routed the task to them; the service account is always staff.
+    staff_ls_user_ids: tuple[int, ...] = ()
+    #: Largest webhook body the receiver stores (MEDLABEL_WEBHOOK_MAX_BYTES); bigger ones get a 413.
+    webhook_max_bytes: int = 8 * 1024 * 1024
     #: The Label Studio server is an Enterprise edition: also push assignments through its assignment API.
     label_studio_enterprise: bool = False
     #: Default display language of label names in new projects: en, ko or both.
@@ -98,6 +106,15 @@ class Settings:
             problems.append(
                 f"MEDLABEL_ML_MAX_REQUEST_BYTES must be a positive byte count, not {max_request!r}"
             )
+        webhook_url = environ.get("MEDLABEL_WEBHOOK_URL", "").rstrip("/")
+        if webhook_url and not webhook_url.startswith(("http://", "https://")):
+            problems.append(f"MEDLABEL_WEBHOOK_URL must be an http(s) URL, not {webhook_url!r}")
+        staff = [s.strip() for s in environ.get("MEDLABEL_STAFF_LS_USERS", "").split(",") if s.strip()]
+        if not all(s.isdigit() for s in staff):
+            problems.append("MEDLABEL_STAFF_LS_USERS must be comma-separated Label Studio user ids")
+        webhook_max = environ.get("MEDLABEL_WEBHOOK_MAX_BYTES", str(8 * 1024 * 1024))
+        if not webhook_max.isdigit() or int(webhook_max) == 0:
+            problems.append(f"MEDLABEL_WEBHOOK_MAX_BYTES must be a positive byte count, not {webhook_max!r}")
         if problems:
             raise ConfigError("; ".join(problems))
         api_key = environ.get("LABEL_STUDIO_API_KEY", "")
@@ -117,6 +134,9 @@ class Settings:
             ml_basic_auth_pass=_env_or_local(environ, "BASIC_AUTH_PASS", secrets_dir),
             ml_max_request_bytes=int(max_request),
             webhook_secret=environ.get("MEDLABEL_WEBHOOK_SECRET", ""),
+            webhook_url=webhook_url,
+            staff_ls_user_ids=tuple(int(s) for s in staff),
+            webhook_max_bytes=int(webhook_max),
             label_studio_enterprise=environ.get("MEDLABEL_LS_ENTERPRISE", "").lower() in ("1", "true", "yes"),
             label_language=language,
             log_level=level,

@@ -5,6 +5,7 @@ from medlabel.models.ingest import IngestedItem, IngestKey
 from medlabel.models.pool import Physician, PhysicianSpecialty
 from medlabel.models.projects import ProjectRecord
 from medlabel.models.routing import Assignment, AssignmentEvent, DailyLoad, RoutedTask, RoutingPolicy
+from medlabel.models.sync import AnnotationVersion, InboxEvent, MirrorAnnotation, MirrorTask, SyncWatermark
 
 __all__ = [
     "Account",
@@ -13,6 +14,11 @@ __all__ = [
     "Assignment",
     "AssignmentEvent",
     "DailyLoad",
+    "AnnotationVersion",
+    "InboxEvent",
+    "MirrorAnnotation",
+    "MirrorTask",
+    "SyncWatermark",
     "IngestKey",
     "IngestedItem",
     "Physician",

@@ -548,3 +548,31 @@ def record_submission(
     )
     session.commit()
     return True
+
+
+def record_skip(
+    session: Session, ls_task_id: int, ls_user_id: int, now: datetime | None = None
+) -> RouteReport:
+    """The physician skipped the task (a cancelled annotation): cancel their read and route it to someone else.
+
+    The dispatcher never gives a task back to a physician who ever held it, so the new read goes elsewhere.
+    Returns an empty report when they held no open read of it (already handled, or never theirs).
+    """
+    now = now or datetime.now(UTC)
+    row = session.execute(
+        select(Assignment.id, RoutedTask.project_id)
+        .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+        .join(Physician, Physician.id == Assignment.physician_id)
+        .where(
+            RoutedTask.ls_task_id == ls_task_id,
+            Physician.ls_user_id == ls_user_id,
+            Assignment.state == AssignmentState.ASSIGNED.value,
+        )
+    ).first()
+    if row is None:
+        return RouteReport()
+    change_state(session, [row.id], AssignmentState.CANCELLED, "task skipped", now)
+    session.flush()
+    project = session.get(ProjectRecord, row.project_id)
+    assert project is not None  # the foreign key guarantees it
+    return route_project(session, project, now, [ls_task_id])

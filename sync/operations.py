@@ -1,0 +1,195 @@
+"""The sync flow's operations: receive a delivery into the inbox, process the inbox, hand processing to a job.
+
+The receiver (webhooks.py), the RQ job, the CLI and reconciliation all call these; nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from medlabel.errors import WebhookError
+from medlabel.models import InboxEvent, MirrorTask
+from medlabel.settings import Settings
+from sync.events import LsAction, parse_event
+from sync.handlers import SyncContext, handle, managed_project
+
+logger = logging.getLogger(__name__)
+#: One in-process drain at a time: handlers are idempotent, but two drains would race on the same rows.
+_DRAIN_LOCK = threading.Lock()
+QUEUE_NAME = "medlabel-sync"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    status: str  # stored | duplicate | ignored
+    event_id: int | None = None
+
+
+def receive(session: Session, raw: bytes) -> Receipt:
+    """Check and store one raw delivery; a replayed body is a no-op, an unmanaged project is ignored.
+
+    Raises:
+        WebhookError: malformed JSON, unknown action or missing project (nothing is stored).
+    """
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WebhookError(f"body is not JSON: {exc}") from None
+    event = parse_event(payload)
+    if event.ls_project_id is not None:
+        if managed_project(session, event.ls_project_id) is None:
+            return Receipt("ignored")
+    elif not _knows_any_task(session, [t["id"] for t in event.tasks]):
+        return Receipt("ignored")
+    key = hashlib.sha256(raw).hexdigest()
+    row = InboxEvent(
+        delivery_key=key, action=event.action.value, ls_project_id=event.ls_project_id, body=payload
+    )
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return Receipt(
+            "duplicate", session.scalar(select(InboxEvent.id).where(InboxEvent.delivery_key == key))
+        )
+    return Receipt("stored", row.id)
+
+
+def _knows_any_task(session: Session, ids: list[int]) -> bool:
+    return (
+        session.scalar(select(MirrorTask.ls_task_id).where(MirrorTask.ls_task_id.in_(ids)).limit(1))
+        is not None
+    )
+
+
+def process_event(session: Session, context: SyncContext, event_id: int) -> bool:
+    """Apply one stored event (if not yet processed); records its error instead of raising. True if applied."""
+    row = session.get(InboxEvent, event_id)
+    if row is None or row.processed_at is not None:
+        return False
+    body = row.body
+    for attempt in (1, 2):
+        try:
+            handle(session, context, parse_event(body))
+            break
+        except IntegrityError:  # a concurrent writer inserted the same row first: the retry sees it
+            session.rollback()
+            if attempt == 2:
+                raise
+    row = session.get(InboxEvent, event_id)
+    assert row is not None
+    row.processed_at, row.error = datetime.now(UTC), None
+    session.commit()
+    return True
+
+
+def process_pending(
+    maker: sessionmaker[Session],
+    context: SyncContext,
+    ls_project_id: int | None = None,
+    event_ids: Iterable[int] | None = None,
+) -> int:
+    """Process unprocessed inbox events in arrival order (all, one project's, or these); returns how many."""
+    done = 0
+    with _DRAIN_LOCK, maker() as session:
+        query = select(InboxEvent.id).where(InboxEvent.processed_at.is_(None)).order_by(InboxEvent.id)
+        if ls_project_id is not None:
+            query = query.where(InboxEvent.ls_project_id == ls_project_id)
+        if event_ids is not None:
+            query = query.where(InboxEvent.id.in_(list(event_ids)))
+        for event_id in list(session.scalars(query)):
+            try:
+                done += process_event(session, context, event_id)
+            except Exception as exc:  # kept with the event; reconciliation repairs the mirror meanwhile
+                session.rollback()
+                logger.exception("processing inbox event %s failed", event_id)
+                row = session.get(InboxEvent, event_id)
+                if row is not None:
+                    row.error = f"{type(exc).__name__}: {exc}"[:2000]
+                    session.commit()
+    return done
+
+
+def sync_context(settings: Settings) -> SyncContext:
+    """Staff Label Studio users: the service account (whose annotations are the platform's own) and
+    MEDLABEL_STAFF_LS_USERS."""
+    staff = set(settings.staff_ls_user_ids)
+    service = _service_account(settings.label_studio_url, settings.label_studio_api_key)
+    if service is not None:
+        staff.add(service)
+    return SyncContext(staff_ls_user_ids=frozenset(staff), settings=settings)
+
+
+@lru_cache(maxsize=8)
+def _service_account(url: str, api_key: str) -> int | None:
+    if not api_key:
+        return None
+    try:
+        answer = httpx.get(
+            f"{url}/api/current-user/whoami", headers={"Authorization": f"Token {api_key}"}, timeout=10
+        )
+        answer.raise_for_status()
+        return int(answer.json()["id"])
+    except (httpx.HTTPError, KeyError, ValueError):
+        _service_account.cache_clear()
+        logger.warning("could not ask Label Studio who the service account is; only listed staff are allowed")
+        return None
+
+
+def dispatch(settings: Settings, maker: sessionmaker[Session], event_ids: list[int]) -> None:
+    """Process stored events off the request: an RQ job when Redis is configured, else here and now.
+
+    If Redis is down the events simply wait in the inbox: `medlabel sync` (and its periodic pass) drains it.
+    """
+    if settings.redis_url:
+        try:
+            _queue(settings.redis_url).enqueue(process_inbox_job, event_ids)
+            return
+        except Exception:  # noqa: BLE001 - the inbox keeps the event either way
+            logger.exception(
+                "could not queue sync job for inbox events %s; they wait for `medlabel sync`", event_ids
+            )
+            return
+    try:
+        process_pending(maker, sync_context(settings), event_ids=event_ids)
+    except OperationalError:
+        logger.exception("processing inbox events %s failed; they wait for `medlabel sync`", event_ids)
+
+
+@lru_cache(maxsize=4)
+def _queue(redis_url: str) -> Any:
+    """One queue (and Redis connection pool) per process, not one per delivery."""
+    from redis import Redis
+    from rq import Queue
+
+    return Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
+
+
+def process_inbox_job(event_ids: list[int] | None = None) -> int:
+    """RQ job: process these inbox events (or every pending one)."""
+    from medlabel.db import make_engine, make_sessionmaker
+    from medlabel.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        return process_pending(make_sessionmaker(engine), sync_context(settings), event_ids=event_ids)
+    finally:
+        engine.dispose()
+
+
+__all__ = ["LsAction", "Receipt", "dispatch", "process_event", "process_pending", "receive", "sync_context"]
