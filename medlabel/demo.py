@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from medlabel.accounts.operations import account_for_physician, set_password
 from medlabel.accounts.passwords import verify_password
-from medlabel.db import platform_session
+from medlabel.db import make_engine, make_sessionmaker, platform_session
+from medlabel.demo_reads import DemoReads, mirror_demo_project, submit_demo_reads
 from medlabel.ingest.runner import IngestRun
 from medlabel.ls_client import call
 from medlabel.models import Assignment, Physician
@@ -65,12 +66,15 @@ class DemoLogin:
     email: str
     password: str
     open_tasks: int
+    physician_id: int
 
 
 @dataclass
 class Demo:
     projects: list[DemoProject] = field(default_factory=list)
     login: DemoLogin | None = None
+    #: What the mirror holds per project after the demo's first reads.
+    reads: list[DemoReads] = field(default_factory=list)
 
 
 def _xrays(folder: Path) -> None:
@@ -113,8 +117,9 @@ DEMOS = (
 
 
 def run_demo(client: LabelStudio, settings: Settings, ml_url: str) -> Demo:
-    """Create (or find) each demo project, ingest its inputs, route them and pre-annotate them; then give
-    the physician with the most open work a password, so the printed login works in a browser."""
+    """Create (or find) each demo project, ingest its inputs, route them and pre-annotate them; give the
+    physician with the most open work a password, so the printed login works in a browser; then a few
+    physicians read in the first project (one of them unrouted) and every project is mirrored."""
     existing = {p.title: int(p.id) for p in call("list projects", lambda: list(client.projects.list()))}
     projects = []
     for seed, spec in enumerate(DEMOS, start=11):
@@ -150,7 +155,17 @@ def run_demo(client: LabelStudio, settings: Settings, ml_url: str) -> Demo:
         logger.info("demo project %s ready: %s tasks", project_id, len(tasks))
     with platform_session(settings) as session:
         login = demo_login(session, settings)
-    return Demo(projects, login)
+    engine = make_engine(settings.database_url)
+    maker = make_sessionmaker(engine)
+    try:
+        with maker() as session:
+            submit_demo_reads(
+                client, settings, session, projects[0].id, login.physician_id if login else None
+            )
+        reads = [mirror_demo_project(maker, settings, p.id) for p in projects]
+    finally:
+        engine.dispose()
+    return Demo(projects, login, reads)
 
 
 def demo_login(session: Session, settings: Settings) -> DemoLogin | None:
@@ -172,4 +187,4 @@ def demo_login(session: Session, settings: Settings) -> DemoLogin | None:
     )
     if not verify_password(account.password_hash, password) or physician.ls_refresh_token is None:
         set_password(session, settings, account, password)
-    return DemoLogin(account.email, password, int(busiest[1]))
+    return DemoLogin(account.email, password, int(busiest[1]), physician.id)

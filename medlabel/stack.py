@@ -131,11 +131,16 @@ def run_stack(settings: Settings, ls_port: int, web_port: int, ml_port: int) -> 
         ml_user, ml_pass = ml_credentials(settings)
         secret_key, gateway_keys = platform_secrets(settings)
         platform_url = f"http://127.0.0.1:{web_port}"
+        webhook_secret = settings.webhook_secret or read_or_create(
+            state / "secrets" / "webhook_secret", lambda: secrets.token_urlsafe(32)
+        )
         settings = dataclasses.replace(
             settings,
             secret_key=secret_key,
             gateway_keys=gateway_keys,
             public_url=platform_url,
+            webhook_url=platform_url,  # Label Studio posts every event of the demo projects here (sync)
+            webhook_secret=webhook_secret,
             label_studio_url=ls.url,
             label_studio_api_key=ls.api_key,
             ml_backend_url=f"http://127.0.0.1:{ml_port}",
@@ -152,6 +157,7 @@ def run_stack(settings: Settings, ls_port: int, web_port: int, ml_port: int) -> 
             "BASIC_AUTH_USER": ml_user,
             "BASIC_AUTH_PASS": ml_pass,
             "MEDLABEL_PUBLIC_URL": platform_url,
+            "MEDLABEL_WEBHOOK_SECRET": webhook_secret,
         }
         ml = start_ml_backend(ml_port, env, logs / "ml-backend.log")
         children.append(ml)
@@ -179,6 +185,12 @@ def run_stack(settings: Settings, ls_port: int, web_port: int, ml_port: int) -> 
             f"   ({demo.login.open_tasks} open tasks; labels in Label Studio through the gateway)\n"
             if demo.login
             else ""
+        )
+        + "".join(
+            f"  mirrored         project {r.ls_project_id}: {r.annotations} annotations, {r.quarantined} quarantined"
+            f" (unrouted)   `medlabel sync status --project {r.ls_project_id}`\n"
+            for r in demo.reads
+            if r.annotations
         )
         + f"  template catalog {platform_url}/templates\n"
         f"  ML backend       {settings.ml_backend_url}/health\n"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from medlabel.accounts import operations
 from medlabel.db import platform_session
 from medlabel.demo import DEMOS, run_demo
-from medlabel.models import Account
+from medlabel.models import Account, MirrorAnnotation, Physician
 from medlabel.settings import Settings
 from tests.fixtures.ml_backend import running_ml_backend, with_ml_auth
 from tests.fixtures.web import make_settings
@@ -65,8 +65,21 @@ def test_demo_feeds_every_project_through_ingest_routing_and_preannotation(
         assert account is not None and operations.authenticate(session, demo.login.email, demo.login.password)
         assert account.physician is not None and account.physician.ls_refresh_token is not None
 
+    # partly labelled: two routed physicians read in the first project as themselves, an unrouted one too; the
+    # mirror holds the three reads and sync quarantined the unrouted one
+    reads = {r.ls_project_id: (r.annotations, r.quarantined) for r in demo.reads}
+    assert reads[projects[0].id] == (3, 1)
+    assert all(reads[p.id] == (0, 0) for p in projects[1:])
+    with platform_session(demo_settings) as session:
+        stored = session.scalars(
+            select(MirrorAnnotation).where(MirrorAnnotation.ls_project_id == projects[0].id)
+        ).all()
+        assert {a.completed_by for a in stored} <= {p.ls_user_id for p in session.scalars(select(Physician))}
+        assert sum(1 for a in stored if a.quarantined) == 1
+
     again = run_demo(ls_client, demo_settings, ml_url)
     assert [(p.id, p.tasks, p.routed) for p in again.projects] == [
         (p.id, p.tasks, p.routed) for p in projects
     ]
     assert again.login == demo.login  # a restart prints the same login
+    assert again.reads == demo.reads  # and submits no new reads
