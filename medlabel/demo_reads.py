@@ -42,7 +42,9 @@ def submit_demo_reads(
     """Two routed physicians (never `keep_open`, whose work the printed login shows) read one task each, and a
     physician of the same pool who was not routed to the first of those tasks reads it too. Once per project."""
     project = project_by_ls_id(session, ls_project_id)
-    if session.scalar(select(MirrorAnnotation.id).where(MirrorAnnotation.ls_project_id == ls_project_id)):
+    if session.scalar(
+        select(MirrorAnnotation.ls_annotation_id).where(MirrorAnnotation.ls_project_id == ls_project_id)
+    ):
         return  # a restart adds nothing
     config = call("read project", lambda: client.projects.get(id=ls_project_id)).label_config
     result = LabelInterface(config).generate_sample_prediction()["result"]
