@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from medlabel.db import utc
 from medlabel.ls_client import make_client
 from medlabel.models import (
     AnnotationVersion,
@@ -42,11 +43,6 @@ class SyncContext:
     #: Where Label Studio is, for the work an event hands to other domains (routing publishes its tabs).
     settings: Settings = field(default_factory=Settings)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def managed_project(session: Session, ls_project_id: int) -> ProjectRecord | None:

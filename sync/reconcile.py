@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from medlabel.db import utc
 from medlabel.errors import LabelStudioError, UnknownRecordError
 from medlabel.models import MirrorAnnotation, MirrorTask, SyncWatermark
 from medlabel.settings import Settings
@@ -32,7 +33,6 @@ from sync.handlers import (
     mark_tasks_deleted,
     mirror_annotation,
     mirror_task,
-    utc,
 )
 from sync.operations import process_pending
 

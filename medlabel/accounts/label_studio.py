@@ -85,20 +85,20 @@ def provision(settings: Settings, session: Session, physician: Physician) -> int
     vault = TokenVault(settings.gateway_keys)
     base = settings.label_studio_url
     try:
-        with httpx.Client(base_url=base, timeout=30) as admin:
-            invite = admin.get("/api/invite", headers=_admin(settings))
+        with (
+            httpx.Client(base_url=base, timeout=30, headers=_admin(settings)) as admin,
+            httpx.Client(base_url=base, timeout=30, follow_redirects=False) as browser,
+        ):
+            invite = admin.get("/api/invite")
             invite.raise_for_status()
-            org_token = invite.json()["token"]
-        with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as browser:
-            signup = f"/user/signup/?token={org_token}"
+            signup = f"/user/signup/?token={invite.json()['token']}"
             browser.get(signup).raise_for_status()
-            csrf = browser.cookies.get("csrftoken") or ""
             answer = browser.post(
                 signup,
                 data={
                     "email": physician.email,
                     "password": secrets.token_urlsafe(32),
-                    "csrfmiddlewaretoken": csrf,
+                    "csrfmiddlewaretoken": browser.cookies.get("csrftoken") or "",
                 },
                 headers={"Referer": f"{base}{signup}"},
             )
@@ -110,12 +110,9 @@ def provision(settings: Settings, session: Session, physician: Physician) -> int
             issued.raise_for_status()
             refresh = issued.json()["token"]
             user_id = int(browser.get("/api/current-user/whoami").raise_for_status().json()["id"])
-        first, _, last = physician.name.partition(" ")
-        with httpx.Client(base_url=base, timeout=30) as admin:
+            first, _, last = physician.name.partition(" ")
             admin.patch(
-                f"/api/users/{user_id}",
-                json={"first_name": first, "last_name": last},
-                headers=_admin(settings),
+                f"/api/users/{user_id}", json={"first_name": first, "last_name": last}
             ).raise_for_status()
     except httpx.HTTPStatusError as exc:
         raise LabelStudioError(

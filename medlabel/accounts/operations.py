@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from medlabel.accounts import label_studio
 from medlabel.accounts.passwords import check_strength, hash_password, needs_rehash, verify_password
+from medlabel.db import utc
 from medlabel.errors import MedlabelError, UnknownRecordError
 from medlabel.models import Account, Invite, Physician, Role
 from medlabel.settings import Settings
@@ -48,11 +49,6 @@ def _token_hash(token: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def account_for_physician(session: Session, physician: Physician) -> Account:
@@ -114,7 +110,7 @@ def pending_invite(session: Session, token: str) -> Invite:
     if (
         found is None
         or found.used_at is not None
-        or _aware(found.expires_at) <= _now()
+        or utc(found.expires_at) <= _now()
         or not found.account.active
     ):
         raise InviteError("this invite link is not valid any more: ask your project manager for a new one")

@@ -96,9 +96,8 @@ def proxy(path: str) -> ResponseReturnValue:
         return _refuse(physician.id, "your access is paused; your project manager can tell you more")
     if call.method in WRITES and not _same_origin(configured):
         return _refuse(physician.id, "cross-origin write")
-    if is_asset(
-        call
-    ):  # public files: sent without the physician's token (LS would authenticate it for nothing)
+    if is_asset(call):
+        # public files: sent without the physician's token (LS would authenticate it for nothing)
         return _forward(None, None)
     grants = load_grants(db_session(), physician)
     decision = decide(call, grants)
@@ -157,14 +156,12 @@ def _unavailable() -> ResponseReturnValue:
 
 
 def _request_body(decision: Decision | None, grants: Grants | None) -> bytes | None:
+    """The body to send on: as the browser sent it, or rewritten as the decision says."""
     raw = request.get_data(cache=False)
-    if decision is None or decision.body is None or not raw:
-        if decision is not None and decision.body is BodyRewrite.NEXT_TASK:
-            assert grants is not None and decision.ls_project_id is not None
-            return json.dumps(filters.next_task_request({}, grants.open_in(decision.ls_project_id))).encode()
+    if decision is None or decision.body is None or (not raw and decision.body is BodyRewrite.AUTHORED):
         return raw or None
     try:
-        body = json.loads(raw)
+        body = json.loads(raw) if raw else {}
     except ValueError:
         raise MalformedBody("the body must be JSON") from None
     if decision.body is BodyRewrite.NEXT_TASK:
@@ -174,7 +171,7 @@ def _request_body(decision: Decision | None, grants: Grants | None) -> bytes | N
 
 
 def _forward(
-    physician: Physician, decision: Decision | None, grants: Grants | None = None
+    physician: Physician | None, decision: Decision | None, grants: Grants | None = None
 ) -> ResponseReturnValue:
     upstream = _upstream()
     headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from medlabel.db import utc
 from medlabel.errors import UnknownRecordError
 from medlabel.models import (
     Assignment,
@@ -62,11 +63,6 @@ class RouteReport:
     shortfalls: dict[int, int] = field(default_factory=dict)
     #: Physicians whose open work changed (new reads, expired leases): the worklist tabs to update.
     touched: set[int] = field(default_factory=set)
-
-
-def utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def register_tasks(session: Session, project: ProjectRecord, tasks: Iterable[TaskInfo]) -> int:
