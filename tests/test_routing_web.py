@@ -17,21 +17,16 @@ from rq.job import Job
 from sqlalchemy import Engine, func, select
 
 from medlabel.accounts.passwords import hash_password
-from medlabel.app import create_app
-from medlabel.db import make_engine, make_sessionmaker, upgrade
 from medlabel.models import (
     Account,
     Assignment,
     IngestedItem,
     Physician,
     PhysicianSpecialty,
-    ProjectRecord,
     RoutedTask,
 )
-from medlabel.routing.generator import generate_pool, to_csv
-from medlabel.routing.pool import import_pool_csv
 from medlabel.settings import PROJECT_ROOT
-from tests.fixtures.web import DOWN_LS, PASSWORD, db, email_of, log_in, make_settings
+from tests.fixtures.web import DOWN_LS, PASSWORD, app_with_project, db, email_of, log_in, make_settings
 
 SECRET = "webhook-secret-for-tests"
 LS_URL = "http://ls.invalid:8080"
@@ -39,25 +34,7 @@ LS_URL = "http://ls.invalid:8080"
 
 def make_app(tmp_path: Path, **changes: object) -> tuple[Flask, Engine]:
     settings = make_settings(tmp_path, webhook_secret=SECRET, label_studio_url=LS_URL, **changes)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with make_sessionmaker(engine)() as session:
-        import_pool_csv(session, to_csv(generate_pool(60, seed=11)))
-        session.add(
-            ProjectRecord(
-                ls_project_id=77,
-                title="CXR batch",
-                template_id="radiology_report_classification",
-                template_version=1,
-                language="en",
-                label_codes={},
-                reads=2,
-            )
-        )
-        session.commit()
-    app = create_app(settings)
-    app.extensions["test_sessions"] = make_sessionmaker(engine)
-    return app, engine
+    return app_with_project(settings, pool_size=60, seed=11)
 
 
 @pytest.fixture

@@ -13,10 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from medlabel.app import create_app
-from medlabel.db import make_engine, make_sessionmaker, upgrade
-from medlabel.models import InboxEvent, MirrorAnnotation, ProjectRecord
-from tests.fixtures.web import db, make_settings
+from medlabel.models import InboxEvent, MirrorAnnotation
+from tests.fixtures.web import app_with_project, db, make_settings
 
 SECRET = "webhook-secret-for-tests"
 URL = "/webhooks/label-studio"
@@ -25,23 +23,7 @@ URL = "/webhooks/label-studio"
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     settings = make_settings(tmp_path, webhook_secret=SECRET, webhook_max_bytes=4096, staff_ls_user_ids=(1,))
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with make_sessionmaker(engine)() as session:
-        session.add(
-            ProjectRecord(
-                ls_project_id=77,
-                title="CXR batch",
-                template_id="radiology_report_classification",
-                template_version=1,
-                language="en",
-                label_codes={},
-                reads=2,
-            )
-        )
-        session.commit()
-    app = create_app(settings)
-    app.extensions["test_sessions"] = make_sessionmaker(engine)
+    app, engine = app_with_project(settings)
     yield app
     engine.dispose()
 
@@ -136,25 +118,7 @@ def test_tasks_deleted_without_project_is_kept_when_it_names_known_tasks(app: Fl
 
 def queued_app(tmp_path: Path, redis: str) -> Flask:
     settings = make_settings(tmp_path, webhook_secret=SECRET, redis_url=redis, staff_ls_user_ids=(1,))
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with make_sessionmaker(engine)() as session:
-        session.add(
-            ProjectRecord(
-                ls_project_id=77,
-                title="CXR batch",
-                template_id="radiology_report_classification",
-                template_version=1,
-                language="en",
-                label_codes={},
-                reads=2,
-            )
-        )
-        session.commit()
-    engine.dispose()
-    app = create_app(settings)
-    app.extensions["test_sessions"] = make_sessionmaker(make_engine(settings.database_url))
-    return app
+    return app_with_project(settings)[0]
 
 
 def test_with_redis_the_event_is_processed_by_an_rq_job(
