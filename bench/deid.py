@@ -25,7 +25,7 @@ from dicognito.anonymizer import Anonymizer
 from pydicom.data import get_testdata_files
 from pydicom.dataset import Dataset
 
-from plugins.dicom.deid import Deidentifier
+from plugins.ingest.dicom.deid import Deidentifier
 
 SECRET = b"bench-project-secret-0123456789ab"
 

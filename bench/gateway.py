@@ -44,7 +44,7 @@ from medlabel.routing.label_studio import open_tasks_by_physician
 from medlabel.routing.policy import project_by_ls_id
 from medlabel.settings import PROJECT_ROOT, Settings
 from medlabel.stack import _gunicorn, _wait_healthy
-from plugins.base import IngestOptions
+from plugins.ingest.base import IngestOptions
 from tests.fixtures.label_studio import free_port
 
 P95_OVERHEAD_MS = 15.0

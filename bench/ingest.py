@@ -32,8 +32,8 @@ from medlabel.ls_client import make_client
 from medlabel.ls_server import LabelStudioServer, ensure_label_studio_venv
 from medlabel.projects import create_project
 from medlabel.settings import PROJECT_ROOT, Settings
-from plugins.base import IngestOptions
-from plugins.dicom.render import write_png
+from plugins.ingest.base import IngestOptions
+from plugins.ingest.dicom.render import write_png
 
 TARGET = 0.7
 #: A project that blacks out a (tiny) region instead of quarantining ultrasound, secondary captures and

@@ -37,7 +37,7 @@ from medlabel.routing.policy import project_by_ls_id
 from medlabel.secret_files import read_or_create
 from medlabel.settings import Settings
 from medlabel.synthetic import synthetic_ecg, synthetic_note
-from plugins.base import IngestOptions
+from plugins.ingest.base import IngestOptions
 
 logger = logging.getLogger(__name__)
 

@@ -188,7 +188,7 @@ def test_ingest_job_in_a_worker_process(
     ls_client: LabelStudio, settings: Settings, engine: Engine, tmp_path: Path, redis_url: str
 ) -> None:
     from medlabel.ingest.jobs import enqueue
-    from plugins.base import IngestOptions
+    from plugins.ingest.base import IngestOptions
 
     with Session(engine, expire_on_commit=False) as session:
         pid = create_project(ls_client, settings, TEMPLATE, "arrival: ingest job", session=session).id

@@ -28,9 +28,9 @@ from pydicom.uid import ExplicitVRLittleEndian
 from pydicom.valuerep import validate_value
 
 from medlabel.errors import ConfigError
-from plugins.dicom.deid import DUMMY_BY_VR, Deidentifier, DeidOptions
+from plugins.ingest.dicom.deid import DUMMY_BY_VR, Deidentifier, DeidOptions
 
-TABLE_PATH = Path(__file__).resolve().parent.parent / "plugins" / "dicom" / "annex_e.json"
+TABLE_PATH = Path(__file__).resolve().parent.parent / "plugins" / "ingest" / "dicom" / "annex_e.json"
 SECRET = b"test-project-secret-0123456789ab"
 UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 PSEUDONYM = re.compile(r"^ML-[0-9a-f]{16}$")

@@ -25,11 +25,11 @@ from pydicom.data.data_manager import external_data_sources
 from pydicom.pixels import apply_modality_lut
 from pydicom.uid import MPEG2MPML
 
-from plugins.base import IngestContext, IngestOptions, Quarantine, SourceFile, TaskDraft, source_key
-from plugins.dicom import read, render
-from plugins.dicom.deid import Deidentifier
-from plugins.dicom.plugin import DicomPlugin, InvalidIngestOptionsError
-from plugins.dicom.read import REASONS
+from plugins.ingest.base import IngestContext, IngestOptions, Quarantine, SourceFile, TaskDraft, source_key
+from plugins.ingest.dicom import read, render
+from plugins.ingest.dicom.deid import Deidentifier
+from plugins.ingest.dicom.plugin import DicomPlugin, InvalidIngestOptionsError
+from plugins.ingest.dicom.read import REASONS
 
 SECRET = b"dicom-plugin-test-secret-0123456789"
 

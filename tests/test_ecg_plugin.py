@@ -15,10 +15,10 @@ from pydicom.data import get_testdata_file
 from wfdb.io.convert.matlab import wfdb_to_mat
 
 from medlabel.samples import ECG_LEADS
-from plugins.base import IngestContext, IngestOptions, Quarantine, SourceFile, TaskDraft
-from plugins.ecg import EcgPlugin
-from plugins.ecg_leads import lead_name
-from plugins.text import TextPlugin
+from plugins.ingest.base import IngestContext, IngestOptions, Quarantine, SourceFile, TaskDraft
+from plugins.ingest.ecg import EcgPlugin
+from plugins.ingest.ecg_leads import lead_name
+from plugins.ingest.text import TextPlugin
 
 SECRET = b"ecg-test-project-secret-32-bytes"
 WAVEFORM = Path(get_testdata_file("waveform_ecg.dcm", download=False))

@@ -23,8 +23,8 @@ from medlabel.ls_server import LabelStudioServer
 from medlabel.models import IngestedItem
 from medlabel.projects import create_project
 from medlabel.settings import Settings
-from plugins.base import IngestContext, IngestOptions, TaskDraft
-from plugins.dicom.plugin import DicomPlugin
+from plugins.ingest.base import IngestContext, IngestOptions, TaskDraft
+from plugins.ingest.dicom.plugin import DicomPlugin
 
 pytestmark = pytest.mark.label_studio
 

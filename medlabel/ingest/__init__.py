@@ -1,1 +1,1 @@
-"""Ingest: hospital files → de-identified Label Studio tasks (driver; the per-format work is in `plugins/`)."""
+"""Ingest: hospital files → de-identified Label Studio tasks (driver; the per-format work is in `plugins/ingest/`)."""

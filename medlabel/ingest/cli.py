@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from medlabel.errors import ConfigError, MedlabelError
 from medlabel.settings import Settings, get_settings
-from plugins.base import IngestOptions
+from plugins.ingest.base import IngestOptions
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio

@@ -22,7 +22,7 @@ from medlabel.ingest.handoff import route_ingested
 from medlabel.ingest.runner import IngestRun
 from medlabel.ls_client import make_client
 from medlabel.settings import Settings, get_settings
-from plugins.base import IngestOptions
+from plugins.ingest.base import IngestOptions
 
 logger = logging.getLogger(__name__)
 

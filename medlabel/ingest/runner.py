@@ -35,8 +35,8 @@ from medlabel.ls_client import call
 from medlabel.models import IngestedItem, IngestKey, ProjectRecord
 from medlabel.projects import local_files_url
 from medlabel.settings import Settings
-from plugins import load_plugins
-from plugins.base import IngestContext, IngestOptions, Plugin, Quarantine, SourceFile, TaskDraft
+from plugins.ingest import load_plugins
+from plugins.ingest.base import IngestContext, IngestOptions, Plugin, Quarantine, SourceFile, TaskDraft
 
 logger = logging.getLogger(__name__)
 
@@ -462,7 +462,7 @@ def _claimer(plugins: list[Plugin], source: SourceFile) -> Plugin | None:
 
 
 def _key_of(secret: bytes, source: SourceFile) -> str:
-    """plugins.base.source_key, streamed from disk so a large file is not read into memory twice."""
+    """plugins.ingest.base.source_key, streamed from disk so a large file is not read into memory twice."""
     mac = hmac.new(secret, digestmod=hashlib.sha256)
     if source.path is not None:
         with source.path.open("rb") as handle:

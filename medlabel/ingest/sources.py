@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from plugins.base import SourceFile
+from plugins.ingest.base import SourceFile
 
 #: A member that inflates more than this many times its compressed size is treated as a zip bomb.
 MAX_COMPRESSION_RATIO = 200

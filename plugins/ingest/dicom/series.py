@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from plugins.dicom.read import lookup
+from plugins.ingest.dicom.read import lookup
 
 
 @dataclass

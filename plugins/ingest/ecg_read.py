@@ -22,9 +22,9 @@ import wfdb
 from pydicom.errors import InvalidDicomError
 
 from medlabel.samples import ECG_LEADS
-from plugins.base import SourceFile, SourceRejected
-from plugins.dicom import read as dicom_read
-from plugins.ecg_leads import lead_from_code, lead_name, mv_factor
+from plugins.ingest.base import SourceFile, SourceRejected
+from plugins.ingest.dicom import read as dicom_read
+from plugins.ingest.ecg_leads import lead_from_code, lead_name, mv_factor
 
 # DICOM Waveform Storage SOP classes all live under this root (12-lead, general, ambulatory ECG, hemodynamic…).
 WAVEFORM_SOP_ROOT = "1.2.840.10008.5.1.4.1.1.9."
@@ -87,7 +87,7 @@ def _canonical(
 
 def is_dicom_waveform(source: SourceFile) -> bool:
     """Exactly the DICOM files the DICOM plugin leaves to us: Waveform Storage SOP classes, and data sets with a
-    Waveform Sequence and no pixel data (same reader and no-meta policy as `plugins.dicom.read`)."""
+    Waveform Sequence and no pixel data (same reader and no-meta policy as `plugins.ingest.dicom.read`)."""
     if dicom_read.sniff(source.head(132)) is None:
         return False
     with source.path.open("rb") if source.path else io.BytesIO(source.read_bytes()) as fp:

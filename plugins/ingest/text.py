@@ -23,8 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from plugins.base import IngestContext, Outcome, Quarantine, SourceFile, SourceRejected, TaskDraft, source_key
-from plugins.text_deid import Replacement, Scrubbed, scrub
+from plugins.ingest.base import (
+    IngestContext,
+    Outcome,
+    Quarantine,
+    SourceFile,
+    SourceRejected,
+    TaskDraft,
+    source_key,
+)
+from plugins.ingest.text_deid import Replacement, Scrubbed, scrub
 
 TXT_SUFFIXES = (".txt", ".text", ".note")
 CSV_SUFFIXES = (".csv", ".tsv")

@@ -6,7 +6,7 @@ presidio's own regexes know neither Korean names, addresses, phone formats nor r
 Rules are deterministic, reviewable and fast; their weak spot is names outside a recognisable context.
 
 A rule's `id` group, when present, is the identifier; the rest of its match is context that stays
-("MRN: [MRN]", "Dr. [NAME]"). `RULES` is in priority order: `plugins.text_deid` gives a character to the first
+("MRN: [MRN]", "Dr. [NAME]"). `RULES` is in priority order: `plugins.ingest.text_deid` gives a character to the first
 rule that claims it.
 """
 

@@ -1,6 +1,6 @@
 """Scrub identifiers from English and Korean clinical notes: each becomes a typed placeholder like ``[NAME]``.
 
-The rules (`plugins.text_deid_rules`) propose character ranges with a kind; ranges are painted in rule
+The rules (`plugins.ingest.text_deid_rules`) propose character ranges with a kind; ranges are painted in rule
 priority order (a character belongs to the first rule that claims it), so overlapping rules never leave part of
 an identifier behind. Each painted run becomes one placeholder; `Scrubbed.map_span` moves offsets of spans that
 came with the note past the replacements.
@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from plugins.text_deid_rules import EN_NAME_STOPWORDS, RULES
+from plugins.ingest.text_deid_rules import EN_NAME_STOPWORDS, RULES
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from pydicom.dataset import Dataset
 
-from plugins.base import SourceRejected
+from plugins.ingest.base import SourceRejected
 
 # Modalities whose images commonly carry burned-in text.
 SUSPECT_MODALITIES: dict[str, str] = {

@@ -28,7 +28,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import VR
 
-from plugins.base import SourceRejected
+from plugins.ingest.base import SourceRejected
 
 #: The length field of a value with undefined length (PS3.5 7.1.1).
 UNDEFINED_LENGTH = 0xFFFFFFFF

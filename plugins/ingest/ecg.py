@@ -20,9 +20,17 @@ from typing import ClassVar
 import numpy as np
 
 from medlabel.tables import csv_writer
-from plugins.base import IngestContext, Outcome, Quarantine, SourceFile, SourceRejected, TaskDraft, source_key
-from plugins.dicom import read as dicom_read
-from plugins.ecg_read import (
+from plugins.ingest.base import (
+    IngestContext,
+    Outcome,
+    Quarantine,
+    SourceFile,
+    SourceRejected,
+    TaskDraft,
+    source_key,
+)
+from plugins.ingest.dicom import read as dicom_read
+from plugins.ingest.ecg_read import (
     EcgSignal,
     is_dicom_waveform,
     looks_like_ecg_csv,
@@ -147,7 +155,7 @@ class EcgPlugin:
         return self._draft(signal, fmt, [source_key(context.project_secret, data)], context)
 
     def _dicom_signal(self, data: bytes, context: IngestContext) -> EcgSignal:
-        from plugins.dicom.deid import Deidentifier, DeidOptions
+        from plugins.ingest.dicom.deid import Deidentifier, DeidOptions
 
         deidentifier = Deidentifier(context.project_secret, DeidOptions.from_ingest_options(context.options))
         ds = read_dicom(data)

@@ -35,8 +35,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from medlabel.errors import ConfigError
-from plugins.base import IngestOptions
-from plugins.dicom.annex_e import Action, action_table
+from plugins.ingest.base import IngestOptions
+from plugins.ingest.dicom.annex_e import Action, action_table
 
 _PATIENT_NAME = 0x00100010
 _PATIENT_ID = 0x00100020
@@ -268,7 +268,7 @@ class Deidentifier:
         return ""
 
     def _pseudonym(self, patient_key: str) -> str:
-        # Same formula as plugins.base.IngestContext.pseudonym("patient", key), so plugins can match it.
+        # Same formula as plugins.ingest.base.IngestContext.pseudonym("patient", key), so plugins can match it.
         return "ML-" + self._digest("patient", patient_key)[:16]
 
     def _uid(self, original: str) -> str:

@@ -23,7 +23,7 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
 from medlabel.errors import MedlabelError
-from plugins.dicom.read import lookup
+from plugins.ingest.dicom.read import lookup
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from medlabel.errors import MedlabelError
-from plugins.base import (
+from plugins.ingest.base import (
     IngestContext,
     IngestOptions,
     Outcome,
@@ -29,9 +29,9 @@ from plugins.base import (
     TaskDraft,
     source_key,
 )
-from plugins.dicom import burned_in, read, render, series
-from plugins.dicom.deid import Deidentifier, DeidOptions
-from plugins.dicom.series import Instance
+from plugins.ingest.dicom import burned_in, read, render, series
+from plugins.ingest.dicom.deid import Deidentifier, DeidOptions
+from plugins.ingest.dicom.series import Instance
 
 log = logging.getLogger(__name__)
 
