@@ -79,6 +79,9 @@ class TaskDraft:
     source_keys: list[str]
     media: list[Path] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    #: Why a person should look before physicians do (stable codes, no PHI), e.g. "uncertain_name" for a
+    #: name-like token the scrubber scored low, or "ocr_low_confidence"; a project with PHI review queues these.
+    review_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
