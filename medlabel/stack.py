@@ -40,9 +40,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], name: str, timeout
 
 
 def _gunicorn(
-    app: str, port: int, env: dict[str, str], log: Path, threads: int = 1
+    app: str, port: int, env: dict[str, str], log: Path, threads: int = 1, workers: int = 1
 ) -> subprocess.Popen[bytes]:
-    """One gunicorn worker on localhost; `threads` > 1 makes it a gthread worker serving requests at once."""
+    """Gunicorn on localhost (one worker unless asked); `threads` > 1 makes gthread workers."""
     threaded = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
     return subprocess.Popen(
         [
@@ -52,7 +52,7 @@ def _gunicorn(
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "1",
+            str(workers),
             *threaded,
             "--timeout",
             "120",

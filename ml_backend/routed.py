@@ -3,7 +3,7 @@
 Label Studio Community lets any member annotate (or edit an annotation of) any task (ARCHITECTURE.md, "Access
 control"). The sync layer keeps such reads out of exports and payouts; the backend must not learn from them
 either, or a reader nobody chose for the task would shape every later pre-annotation. A task is routed to a
-physician while they hold an assignment of it (`HOLDING_STATES`, the rule of `routing.service.is_assigned`).
+physician while they hold an assignment of it (`HOLDING_STATES`, the rule of `routing.service.reads_of`).
 Label Studio users who are not physicians in the platform DB (the admin, project managers) are learned from.
 """
 

@@ -26,6 +26,7 @@ from medlabel.models import (
     Physician,
     ProjectRecord,
 )
+from medlabel.models.routing import AssignmentState
 from medlabel.routing import service as routing
 from medlabel.routing.label_studio import task_priority
 from medlabel.routing.operations import tasks_arrived
@@ -68,30 +69,102 @@ def mirror_task(
     return row
 
 
-def mirror_annotation(
+@dataclass
+class _Known:
+    """What mirroring a batch of annotations looks up, read for the whole batch in a few queries (a webhook
+    brings one or a list; reconciliation a page of tasks), so the cost per annotation is not a round trip each."""
+
+    rows: dict[int, MirrorAnnotation]
+    versions: set[tuple[int, datetime]]
+    #: Label Studio user id → physician id.
+    physicians: dict[int, int]
+    #: (LS task id, physician id) → (assignment id, state) of the reads the batch's tasks hold.
+    reads: dict[tuple[int, int], tuple[int, str]]
+
+
+def _known(session: Session, batch: list[dict[str, Any]]) -> _Known:
+    session.flush()
+    ids = [int(d["id"]) for d in batch]
+    rows = {
+        r.ls_annotation_id: r
+        for r in session.scalars(select(MirrorAnnotation).where(MirrorAnnotation.ls_annotation_id.in_(ids)))
+    }
+    versions = {
+        (a, utc(at))
+        for a, at in session.execute(
+            select(AnnotationVersion.ls_annotation_id, AnnotationVersion.ls_updated_at).where(
+                AnnotationVersion.ls_annotation_id.in_(ids)
+            )
+        )
+    }
+    authors = {a for d in batch if (a := user_id(d.get("completed_by"))) is not None}
+    physicians: dict[int, int] = {
+        ls_user: physician
+        for ls_user, physician in session.execute(
+            select(Physician.ls_user_id, Physician.id).where(Physician.ls_user_id.in_(authors))
+        )
+    }
+    reads = routing.reads_of(session, {int(d["task"]) for d in batch}) if physicians else {}
+    return _Known(rows, versions, physicians, reads)
+
+
+def mirror_annotations(
     session: Session,
     context: SyncContext,
     ls_project_id: int | None,
-    data: dict[str, Any],
+    batch: list[dict[str, Any]],
     current: bool = False,
-) -> MirrorAnnotation:
-    """Upsert one annotation from its Label Studio dict (webhook or `fields=all` task list).
+) -> None:
+    """Upsert annotations from their Label Studio dicts (webhook or `fields=all` task list); does not commit.
 
     Args:
         current: the data is Label Studio's present state (reconciliation), so it also undoes a deletion.
     """
+    if not batch:
+        return
+    known = _known(session, batch)
+    submitted: list[int] = []
+    for data in batch:
+        _mirror_one(session, context, ls_project_id, data, current, known, submitted)
+    routing.record_submissions(session, submitted, context.now())
+
+
+def _mirror_one(
+    session: Session,
+    context: SyncContext,
+    ls_project_id: int | None,
+    data: dict[str, Any],
+    current: bool,
+    known: _Known,
+    submitted: list[int],
+) -> None:
     updated = ls_time(data.get("updated_at"))
-    _record_version(session, data, updated)
-    row = session.get(MirrorAnnotation, data["id"])
+    if (
+        updated is not None and (data["id"], updated) not in known.versions
+    ):  # history: one row per saved state
+        known.versions.add((data["id"], updated))
+        session.add(
+            AnnotationVersion(
+                ls_annotation_id=data["id"],
+                ls_updated_at=updated,
+                result=data.get("result") or [],
+                completed_by=user_id(data.get("completed_by")),
+                updated_by=user_id(data.get("updated_by")),
+                lead_time=data.get("lead_time"),
+                was_cancelled=bool(data.get("was_cancelled")),
+            )
+        )
+    row = known.rows.get(data["id"])
     first_sight = row is None or row.ls_task_id is None
     if row is None:
         row = MirrorAnnotation(ls_annotation_id=data["id"], deleted=False, quarantined=False)
+        known.rows[data["id"]] = row
         session.add(row)
     elif not first_sight and row.ls_updated_at is not None and updated is not None:
         if updated <= utc(row.ls_updated_at):  # type: ignore[operator]
             if current:
                 row.deleted = False
-            return row  # a replay, or older than what we hold
+            return  # a replay, or older than what we hold
     author = user_id(data.get("completed_by"))
     row.ls_task_id = int(data["task"])
     row.ls_project_id = ls_project_id if ls_project_id is not None else row.ls_project_id
@@ -108,9 +181,7 @@ def mirror_annotation(
     if current:
         row.deleted = False
     if first_sight:
-        session.flush()
-        _enforce(session, context, row)
-    return row
+        _enforce(session, context, row, known, submitted)
 
 
 def _id(value: Any) -> int | None:
@@ -119,44 +190,20 @@ def _id(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _record_version(session: Session, data: dict[str, Any], updated: datetime | None) -> None:
-    """History: one row per saved state; a replayed state is already there."""
-    if updated is None:
-        return
-    exists = session.scalar(
-        select(AnnotationVersion.id).where(
-            AnnotationVersion.ls_annotation_id == data["id"], AnnotationVersion.ls_updated_at == updated
-        )
-    )
-    if exists is None:
-        session.add(
-            AnnotationVersion(
-                ls_annotation_id=data["id"],
-                ls_updated_at=updated,
-                result=data.get("result") or [],
-                completed_by=user_id(data.get("completed_by")),
-                updated_by=user_id(data.get("updated_by")),
-                lead_time=data.get("lead_time"),
-                was_cancelled=bool(data.get("was_cancelled")),
-            )
-        )
-
-
-def _enforce(session: Session, context: SyncContext, row: MirrorAnnotation) -> None:
+def _enforce(
+    session: Session, context: SyncContext, row: MirrorAnnotation, known: _Known, submitted: list[int]
+) -> None:
     """Decide once, when an annotation is first seen: routed physician → their read moves on; anyone else →
     quarantined. The verdict is kept through later edits (the read may since have changed state)."""
     assert row.ls_task_id is not None
     author = row.completed_by
-    physician = (
-        session.scalar(select(Physician).where(Physician.ls_user_id == author))
-        if author is not None
-        else None
-    )
+    physician_id = known.physicians.get(author) if author is not None else None
+    read = known.reads.get((row.ls_task_id, physician_id)) if physician_id is not None else None
     reason = None
-    if physician is not None:
-        row.physician_id = physician.id
-        if not routing.is_assigned(session, row.ls_task_id, physician_id=physician.id):
-            reason = f"task {row.ls_task_id} is not routed to physician {physician.id}"
+    if physician_id is not None:
+        row.physician_id = physician_id
+        if read is None:
+            reason = f"task {row.ls_task_id} is not routed to physician {physician_id}"
     elif author is None:
         reason = "author unknown (the Label Studio user was deleted)"
     elif author not in context.staff_ls_user_ids:
@@ -171,18 +218,21 @@ def _enforce(session: Session, context: SyncContext, row: MirrorAnnotation) -> N
             reason,
         )
         return
-    if physician is None or author is None or row.deleted:
-        return  # a deleted annotation (its deletion arrived first) moves no read
+    if read is None or author is None or row.deleted:
+        return  # staff, or a deleted annotation (its deletion arrived first): no read moves
+    assignment_id, state = read
     if row.was_cancelled:
+        session.flush()
         report = routing.record_skip(session, row.ls_task_id, author, context.now())
         logger.info(
             "physician %s skipped task %s: %d new read(s) routed",
-            physician.id,
+            physician_id,
             row.ls_task_id,
             report.assigned,
         )
-    else:
-        routing.record_submission(session, row.ls_task_id, author, context.now())
+    elif state == AssignmentState.ASSIGNED.value:
+        known.reads[(row.ls_task_id, physician_id)] = (assignment_id, AssignmentState.SUBMITTED.value)
+        submitted.append(assignment_id)
 
 
 def mark_annotations_deleted(session: Session, ls_project_id: int | None, ids: Iterable[int]) -> int:
@@ -224,8 +274,7 @@ def _annotations(session: Session, context: SyncContext, event: LsEvent) -> None
     assert event.ls_project_id is not None
     for task in event.tasks:
         mirror_task(session, event.ls_project_id, task)
-    for data in event.annotations:
-        mirror_annotation(session, context, event.ls_project_id, data)
+    mirror_annotations(session, context, event.ls_project_id, event.annotations)
 
 
 def _annotations_deleted(session: Session, _context: SyncContext, event: LsEvent) -> None:

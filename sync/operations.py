@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,23 +52,52 @@ def receive(session: Session, raw: bytes) -> Receipt:
         raise WebhookError(f"body is not JSON: {exc}") from None
     event = parse_event(payload)
     if event.ls_project_id is not None:
-        if managed_project(session, event.ls_project_id) is None:
+        if not _MANAGED.contains(session, event.ls_project_id):
             return Receipt("ignored")
     elif not _knows_any_task(session, [t["id"] for t in event.tasks]):
         return Receipt("ignored")
     key = hashlib.sha256(raw).hexdigest()
-    row = InboxEvent(
-        delivery_key=key, action=event.action.value, ls_project_id=event.ls_project_id, body=payload
+    # One statement and no exception path for a replay: Label Studio waits for this answer (1 s timeout).
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
+    inbox = InboxEvent.__table__
+    statement = (
+        insert(inbox)
+        .values(delivery_key=key, action=event.action.value, ls_project_id=event.ls_project_id, body=payload)
+        .on_conflict_do_nothing(index_elements=[inbox.c.delivery_key])
+        .returning(inbox.c.id)
     )
-    session.add(row)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+    event_id = session.connection().execute(statement).scalar()  # Core: no ORM unit of work to pay for
+    session.commit()
+    if event_id is None:
         return Receipt(
             "duplicate", session.scalar(select(InboxEvent.id).where(InboxEvent.delivery_key == key))
         )
-    return Receipt("stored", row.id)
+    return Receipt("stored", event_id)
+
+
+class _ManagedProjects:
+    """Label Studio project ids medlabel manages, remembered per process for a few seconds.
+
+    The receiver asks on every delivery; a hit skips a query, and a miss always asks the database, so a
+    project registered a moment ago is never ignored. A project that stops being managed is seen within `ttl`.
+    """
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._known: dict[int, float] = {}
+
+    def contains(self, session: Session, ls_project_id: int) -> bool:
+        now = time.monotonic()
+        if now - self._known.get(ls_project_id, -self.ttl) < self.ttl:
+            return True
+        if managed_project(session, ls_project_id) is None:
+            self._known.pop(ls_project_id, None)
+            return False
+        self._known[ls_project_id] = now
+        return True
+
+
+_MANAGED = _ManagedProjects()
 
 
 def _knows_any_task(session: Session, ids: list[int]) -> bool:
@@ -151,43 +182,62 @@ def _service_account(url: str, api_key: str) -> int | None:
 
 
 def dispatch(settings: Settings, maker: sessionmaker[Session], event_ids: list[int]) -> None:
-    """Process stored events off the request: an RQ job when Redis is configured, else here and now.
+    """Process stored events off the request: a drain job when Redis is configured, else here and now.
 
-    If Redis is down the events simply wait in the inbox: `medlabel sync` (and its periodic pass) drains it.
+    With Redis, a burst queues one job, not one per delivery: the first delivery sets a short-lived flag and
+    queues a drain of everything pending; the job clears the flag before it reads the inbox, so an event
+    stored after that read sets the flag again and gets its own job. If Redis is down the events simply wait
+    in the inbox: `medlabel sync` (and its periodic pass) drains it.
     """
     if settings.redis_url:
         try:
-            _queue(settings.redis_url).enqueue(process_inbox_job, event_ids)
-            return
+            redis = _redis(settings.redis_url)
+            if redis.set(DRAIN_FLAG, "1", nx=True, ex=DRAIN_FLAG_SECONDS):
+                _queue(settings.redis_url).enqueue(process_inbox_job)
         except Exception:  # noqa: BLE001 - the inbox keeps the event either way
             logger.exception(
                 "could not queue sync job for inbox events %s; they wait for `medlabel sync`", event_ids
             )
-            return
+        return
     try:
         process_pending(maker, sync_context(settings), event_ids=event_ids)
     except OperationalError:
         logger.exception("processing inbox events %s failed; they wait for `medlabel sync`", event_ids)
 
 
+#: Set while a drain job is queued; expires on its own if that job is lost, so the next delivery re-queues.
+DRAIN_FLAG = "medlabel-sync:drain-queued"
+DRAIN_FLAG_SECONDS = 60
+
+
 @lru_cache(maxsize=4)
-def _queue(redis_url: str) -> Any:
-    """One queue (and Redis connection pool) per process, not one per delivery."""
+def _redis(redis_url: str) -> Any:
+    """One Redis connection pool per process, not one per delivery."""
     from redis import Redis
+
+    return Redis.from_url(redis_url)
+
+
+def _queue(redis_url: str) -> Any:
     from rq import Queue
 
-    return Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
+    return Queue(QUEUE_NAME, connection=_redis(redis_url))
 
 
-def process_inbox_job(event_ids: list[int] | None = None) -> int:
-    """RQ job: process these inbox events (or every pending one)."""
+def process_inbox_job() -> int:
+    """RQ job: clear the drain flag, then process every pending inbox event."""
+    from rq import get_current_job
+
     from medlabel.db import make_engine, make_sessionmaker
     from medlabel.settings import get_settings
 
+    job = get_current_job()
+    if job is not None:
+        job.connection.delete(DRAIN_FLAG)
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
-        return process_pending(make_sessionmaker(engine), sync_context(settings), event_ids=event_ids)
+        return process_pending(make_sessionmaker(engine), sync_context(settings))
     finally:
         engine.dispose()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +32,7 @@ from sync.handlers import (
     managed_project,
     mark_annotations_deleted,
     mark_tasks_deleted,
-    mirror_annotation,
+    mirror_annotations,
     mirror_task,
 )
 from sync.operations import process_pending
@@ -133,18 +134,26 @@ class LabelStudioTasks:
     def _all(
         self, params: dict[str, Any], page_size: int, progress: Progress | None
     ) -> Iterator[dict[str, Any]]:
-        page, done = 1, 0
-        while True:
-            body = self._page({**params, "page": page, "page_size": page_size})
-            tasks = body.get("tasks") or []
-            total = int(body.get("total") or 0)
-            yield from tasks
-            done += len(tasks)
-            if progress is not None:
-                progress(done, total)
-            if not tasks or done >= total:
-                return
-            page += 1
+        """Every page, the next one fetched while the caller writes this one (Label Studio's serializer and
+        the mirror's writes take turns otherwise)."""
+        done = 0
+        with ThreadPoolExecutor(max_workers=1) as ahead:
+            pending = ahead.submit(self._page, {**params, "page": 1, "page_size": page_size})
+            page = 1
+            while True:
+                body = pending.result()
+                tasks = body.get("tasks") or []
+                total = int(body.get("total") or 0)
+                done += len(tasks)
+                last = not tasks or done >= total
+                if not last:
+                    page += 1
+                    pending = ahead.submit(self._page, {**params, "page": page, "page_size": page_size})
+                yield from tasks
+                if progress is not None:
+                    progress(done, total)
+                if last:
+                    return
 
 
 def reconcile(
@@ -179,14 +188,17 @@ def reconcile(
             mark = session.get(SyncWatermark, ls_project_id) or SyncWatermark(ls_project_id=ls_project_id)
             since = (utc(mark.updated_at) or EPOCH) - OVERLAP
             newest = utc(mark.updated_at)
+            page: list[dict[str, Any]] = []
             for task in source.changed_since(ls_project_id, since, progress):
-                _apply_task(session, context, ls_project_id, task, report)
+                page.append(task)
                 updated = ls_time(task.get("updated_at"))
                 if updated is not None and (newest is None or updated > newest):
                     newest = updated
-                report.tasks_seen += 1
-                if report.tasks_seen % PAGE_SIZE == 0:
+                if len(page) == PAGE_SIZE:
+                    _apply_page(session, context, ls_project_id, page, report)
                     session.commit()
+                    page = []
+            _apply_page(session, context, ls_project_id, page, report)
             session.commit()
             if full_diff:
                 report.tasks_deleted = _deleted_tasks(session, source, ls_project_id)
@@ -210,19 +222,33 @@ def reconcile(
     return report
 
 
-def _apply_task(
-    session: Session, context: SyncContext, ls_project_id: int, task: dict[str, Any], report: ReconcileReport
+def _apply_page(
+    session: Session,
+    context: SyncContext,
+    ls_project_id: int,
+    tasks: list[dict[str, Any]],
+    report: ReconcileReport,
 ) -> None:
-    mirror_task(session, ls_project_id, task, deleted=False)  # Label Studio has it now
-    present = set()
-    for data in task.get("annotations") or []:
-        mirror_annotation(session, context, ls_project_id, {**data, "task": task["id"]}, current=True)
-        present.add(int(data["id"]))
-        report.annotations_seen += 1
+    """Mirror a page of tasks as Label Studio holds them now: their annotations in one batch, and the
+    annotations the mirror holds for them that Label Studio no longer has marked deleted."""
+    if not tasks:
+        return
+    annotations = [{**data, "task": task["id"]} for task in tasks for data in task.get("annotations") or []]
+    ids = [task["id"] for task in tasks]
+    session.scalars(
+        select(MirrorTask).where(MirrorTask.ls_task_id.in_(ids))
+    ).all()  # one read, not one per task
+    for task in tasks:
+        mirror_task(session, ls_project_id, task, deleted=False)  # Label Studio has it now
+    mirror_annotations(session, context, ls_project_id, annotations, current=True)
+    report.tasks_seen += len(tasks)
+    report.annotations_seen += len(annotations)
+    present = {int(data["id"]) for data in annotations}
     known = set(
         session.scalars(
             select(MirrorAnnotation.ls_annotation_id).where(
-                MirrorAnnotation.ls_task_id == task["id"], MirrorAnnotation.deleted.is_(False)
+                MirrorAnnotation.ls_task_id.in_([task["id"] for task in tasks]),
+                MirrorAnnotation.deleted.is_(False),
             )
         )
     )

@@ -35,10 +35,10 @@ from medlabel.ingest.handoff import route_ingested
 from medlabel.ingest.runner import IngestRun
 from medlabel.models import Assignment, IngestedItem, Physician, RoutedTask
 from medlabel.models.routing import HOLDING_STATES
-from medlabel.projects import create_project
+from medlabel.projects import WEBHOOK_PATH, create_project, register_webhook
 from medlabel.routing.demo import demo_pool_rows, seed_demo_routing
 from medlabel.routing.generator import to_csv
-from medlabel.routing.label_studio import VIEW_PREFIX, open_tasks_by_physician, register_tasks_webhook
+from medlabel.routing.label_studio import VIEW_PREFIX, open_tasks_by_physician
 from medlabel.routing.policy import project_by_ls_id
 from medlabel.routing.pool import import_pool_csv
 from medlabel.settings import PROJECT_ROOT, Settings
@@ -240,12 +240,12 @@ def test_ingest_with_the_webhook_registered_keeps_the_conflict_of_interest_rule(
     url, hits = platform
     with Session(engine, expire_on_commit=False) as session:
         pid = create_project(ls_client, settings, TEMPLATE, "arrival: webhook", session=session).id
-        register_tasks_webhook(ls_client, settings, project_by_ls_id(session, pid), url)
-        before = hits.count("/webhooks/label-studio/tasks-created")
+        register_webhook(ls_client, dataclasses.replace(settings, webhook_url=url), pid)
+        before = hits.count(WEBHOOK_PATH)
         result = IngestRun(ls_client, settings, session, pid, source_institution=source_hospital()).run(
             [inputs(tmp_path)]
         )
-        assert hits.count("/webhooks/label-studio/tasks-created") > before  # the webhook did report them
+        assert hits.count(WEBHOOK_PATH) > before  # the webhook did report them
         route_ingested(session, ls_client, settings, result)
         assert settled(lambda: state_of(session, ls_client, pid)) == expected_state()
 

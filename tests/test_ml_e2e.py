@@ -26,7 +26,7 @@ from medlabel.errors import LabelStudioError
 from medlabel.models import Physician
 from medlabel.projects import create_project, local_files_url
 from medlabel.routing.demo import seed_demo_routing
-from medlabel.routing.service import is_assigned
+from medlabel.routing.service import reads_of
 from medlabel.settings import Settings
 from tests.fixtures.label_studio import free_port, project_count
 from tests.fixtures.ml_backend import running_ml_backend, with_ml_auth
@@ -206,8 +206,9 @@ def test_backend_learns_only_from_physicians_routed_to_the_task(
         tasks = _import(ls_client, settings, project, items, "routed")
         seed_demo_routing(session, ls_client, settings, project, size=12, seed=31)  # 3 reads of 6 qualified
         physicians = list(session.scalars(select(Physician)))
-        unrouted = next(p for p in physicians if not is_assigned(session, tasks[0], physician_id=p.id))
-        routed = next(p for p in physicians if is_assigned(session, tasks[1], physician_id=p.id))
+        reads = reads_of(session, tasks[:2])
+        unrouted = next(p for p in physicians if (tasks[0], p.id) not in reads)
+        routed = next(p for p in physicians if (tasks[1], p.id) in reads)
         for physician in (
             unrouted,
             routed,

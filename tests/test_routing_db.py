@@ -35,9 +35,9 @@ from medlabel.routing.rules import Reason, qualification
 from medlabel.routing.service import (
     TaskInfo,
     expire_leases,
-    is_assigned,
     physician_views,
-    record_submission,
+    reads_of,
+    record_submissions,
     register_tasks,
     route_new_tasks,
     route_project,
@@ -228,9 +228,10 @@ def test_route_project_gives_k_distinct_eligible_physicians_and_is_assigned_agre
             assert qualification(views[pid], policy) is None
             assert views[pid].institution != tasks[ls_id].source_institution
             assert views[pid].used_today <= views[pid].daily_capacity
-            assert is_assigned(pool, ls_id, physician_id=pid)
+    reads = reads_of(pool, ids)
+    assert {(ls_id, pid) for ls_id in ids for pid, _ in holders(pool, ls_id)} == set(reads)
     outsider = next(v.id for v in views.values() if qualification(v, policy) is Reason.WRONG_SPECIALTY)
-    assert not is_assigned(pool, ids[0], physician_id=outsider)
+    assert (ids[0], outsider) not in reads
     assert route_project(pool, project, NOW).assigned == 0  # nothing left to route
     events = pool.scalar(select(func.count()).select_from(AssignmentEvent))
     assert events == 360
@@ -267,9 +268,10 @@ def test_leases_expire_and_are_rerouted_to_someone_else(pool: Session) -> None:
     submitted_task = ids[0]
     submitter = pool.scalar(select(Physician).where(Physician.id == min(first[submitted_task])))
     assert submitter is not None
-    submitter.ls_user_id = 424242
+    assignment_id, state = reads_of(pool, [submitted_task])[(submitted_task, submitter.id)]
+    assert state == "assigned"
+    record_submissions(pool, [assignment_id], NOW + timedelta(hours=2))
     pool.commit()
-    assert record_submission(pool, submitted_task, 424242, NOW + timedelta(hours=2))
     later = NOW + timedelta(hours=25)
     report = route_project(pool, project, later)
     assert report.expired == 29 and report.assigned == 29
@@ -279,7 +281,7 @@ def test_leases_expire_and_are_rerouted_to_someone_else(pool: Session) -> None:
         expired = {pid for pid, state in rows if state == "expired"}
         assert len(active) == 3 and not active & expired
         assert len({pid for pid, _ in rows}) == len(rows), "a physician got the same task twice"
-    assert is_assigned(pool, submitted_task, ls_user_id=424242)
+    assert reads_of(pool, [submitted_task])[(submitted_task, submitter.id)] == (assignment_id, "submitted")
     assert any(state == "submitted" for _, state in holders(pool, submitted_task))
 
 

@@ -23,10 +23,10 @@ from medlabel.accounts.passwords import hash_password
 from medlabel.app import create_app
 from medlabel.db import make_engine, make_sessionmaker, upgrade
 from medlabel.models import Account, Role
-from medlabel.projects import create_project
+from medlabel.projects import create_project, register_webhook
 from medlabel.routing.demo import demo_pool_rows, seed_demo_routing
 from medlabel.routing.generator import INSTITUTIONS, to_csv
-from medlabel.routing.label_studio import open_tasks_by_physician, register_tasks_webhook
+from medlabel.routing.label_studio import open_tasks_by_physician
 from medlabel.routing.operations import route_project_tasks
 from medlabel.routing.policy import project_by_ls_id
 from medlabel.routing.pool import import_pool_csv, list_physicians
@@ -166,9 +166,9 @@ def test_tasks_created_webhook_routes_new_tasks_and_updates_tabs(
         created = create_project(ls_client, settings, TEMPLATE, unique_title, session=session)
         project = project_by_ls_id(session, created.id)
         import_pool_csv(session, to_csv(demo_pool_rows("radiology", None, size=12, seed=21)))
-        register_tasks_webhook(ls_client, settings, project, platform_url)
-        assert register_tasks_webhook(ls_client, settings, project, platform_url) == register_tasks_webhook(
-            ls_client, settings, project, platform_url
+        hooked = dataclasses.replace(settings, webhook_url=platform_url)
+        assert register_webhook(ls_client, hooked, created.id) == register_webhook(
+            ls_client, hooked, created.id
         )
 
     ls_client.projects.import_tasks(id=created.id, request=report_tasks(5, offset=100))

@@ -241,7 +241,7 @@ def test_one_reconciliation_repairs_a_burst_the_receiver_missed(
     assert [(h.project, (h.headers or {}).get(SECRET_HEADER)) for h in hooks] == [
         (project.id, "burst-secret")
     ]
-    ls_client.projects.import_tasks(id=project.id, request=report_tasks(24))
+    ls_client.projects.import_tasks(id=project.id, request=report_tasks(60))
     tasks = sorted(int(t.id) for t in ls_client.tasks.list(project=project.id))
     rng = random.Random(7)
     result = [{"from_name": "finding", "to_name": "report", "type": "choices", "value": {"choices": ["x"]}}]
@@ -258,12 +258,12 @@ def test_one_reconciliation_repairs_a_burst_the_receiver_missed(
         for annotation_id in rng.sample(made, deletes):
             ls_client.annotations.delete(id=annotation_id)
 
-    burst(creates=70, updates=15, deletes=10)
+    burst(creates=400, updates=60, deletes=40)  # 500 operations, then a skip and a task deletion
     ls_client.annotations.create(id=tasks[1], result=[], was_cancelled=True)  # a skip
     ls_client.tasks.delete(id=tasks[0])
     context = sync_context(settings)
     first = reconcile(maker, settings, context, project.id)
-    assert first.tasks_seen == 23 and differences(maker, settings, project.id) == []
+    assert first.tasks_seen == 59 and differences(maker, settings, project.id) == []
     with maker() as session:
         gone = select(func.count()).where(MirrorTask.ls_task_id == tasks[0], ~MirrorTask.deleted)
         assert session.scalar(gone) == 0  # deleted before the mirror ever saw it
@@ -277,7 +277,7 @@ def test_one_reconciliation_repairs_a_burst_the_receiver_missed(
     burst(creates=10, updates=5, deletes=5)
     ls_client.tasks.delete(id=tasks[2])
     later = reconcile(maker, settings, context, project.id)
-    assert later.tasks_seen < 23 and later.tasks_deleted == 1
+    assert later.tasks_seen < 59 and later.tasks_deleted == 1
     assert differences(maker, settings, project.id) == []
 
     # a deleted project (Label Studio cannot post PROJECT_DELETED to a project webhook) is noticed too

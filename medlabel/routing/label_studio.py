@@ -2,7 +2,7 @@
 
 The open-source edition has no per-user assignment, so each physician gets a Data Manager tab (a saved
 view) in each project, filtered to exactly their open tasks by task id. Every member of an OSS
-organisation can open every tab: the tabs are a convenience; enforcement is `service.is_assigned`, which
+organisation can open every tab: the tabs are a convenience; enforcement is the gateway (docs/access.md) and `service.reads_of`, which
 the sync layer applies to every annotation.
 """
 
@@ -180,28 +180,3 @@ def publish(
     if settings.label_studio_enterprise:
         push_enterprise_assignments(settings, session, project, physician_ids)
     return views
-
-
-def register_tasks_webhook(
-    client: LabelStudio, settings: Settings, project: ProjectRecord, platform_url: str
-) -> int:
-    """Have Label Studio send the project's TASKS_CREATED events to the platform (once; returns its id).
-
-    Storage syncs send no TASKS_CREATED, so `medlabel route --project P` stays the catch-all.
-    """
-    url = f"{platform_url.rstrip('/')}/webhooks/label-studio/tasks-created"
-    for hook in call("list webhooks", lambda: client.webhooks.list(project=str(project.ls_project_id))):
-        if hook.url == url:
-            return int(hook.id)
-    hook = call(
-        "create webhook",
-        lambda: client.webhooks.create(
-            url=url,
-            project=project.ls_project_id,
-            actions=["TASKS_CREATED"],
-            send_payload=True,
-            send_for_all_actions=False,
-            headers={SECRET_HEADER: settings.webhook_secret},
-        ),
-    )
-    return int(hook.id)

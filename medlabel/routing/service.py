@@ -503,47 +503,27 @@ def set_active(session: Session, physician_id: int, active: bool, now: datetime 
     return reroute_physician(session, physician, "physician paused", now or datetime.now(UTC))
 
 
-def is_assigned(
-    session: Session, ls_task_id: int, *, physician_id: int | None = None, ls_user_id: int | None = None
-) -> bool:
-    """True if the task is routed to this physician (assigned or submitted): the sync layer refuses others."""
-    if (physician_id is None) == (ls_user_id is None):
-        raise ValueError("give exactly one of physician_id and ls_user_id")
-    query = (
-        select(Assignment.id)
-        .join(RoutedTask, RoutedTask.id == Assignment.task_id)
-        .where(RoutedTask.ls_task_id == ls_task_id, Assignment.state.in_(HOLDING_STATES))
-    )
-    if physician_id is not None:
-        query = query.where(Assignment.physician_id == physician_id)
-    else:
-        query = query.join(Physician, Physician.id == Assignment.physician_id).where(
-            Physician.ls_user_id == ls_user_id
-        )
-    return session.scalar(query.limit(1)) is not None
+def reads_of(session: Session, ls_task_ids: Iterable[int]) -> dict[tuple[int, int], tuple[int, str]]:
+    """(LS task id, physician id) → (assignment id, state) of every read these tasks hold now (assigned or
+    submitted); one query for a whole batch, so sync can check an annotation's author against routing."""
+    ids = sorted(set(ls_task_ids))
+    reads: dict[tuple[int, int], tuple[int, str]] = {}
+    for start in range(0, len(ids), 1000):  # bounded IN lists
+        for row in session.execute(
+            select(RoutedTask.ls_task_id, Assignment.physician_id, Assignment.id, Assignment.state)
+            .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+            .where(RoutedTask.ls_task_id.in_(ids[start : start + 1000]), Assignment.state.in_(HOLDING_STATES))
+        ):
+            reads[(row.ls_task_id, row.physician_id)] = (row.id, row.state)
+    return reads
 
 
-def record_submission(
-    session: Session, ls_task_id: int, ls_user_id: int, now: datetime | None = None
-) -> bool:
-    """Mark the physician's lease on the task as submitted (an annotation arrived); False if not assigned."""
-    assignment_id = session.scalar(
-        select(Assignment.id)
-        .join(RoutedTask, RoutedTask.id == Assignment.task_id)
-        .join(Physician, Physician.id == Assignment.physician_id)
-        .where(
-            RoutedTask.ls_task_id == ls_task_id,
-            Physician.ls_user_id == ls_user_id,
-            Assignment.state == AssignmentState.ASSIGNED.value,
-        )
-    )
-    if assignment_id is None:
-        return False
+def record_submissions(session: Session, assignment_ids: list[int], now: datetime | None = None) -> None:
+    """Annotations arrived for these assigned reads: they become submitted (their leases stop expiring).
+    Does not commit."""
     change_state(
-        session, [assignment_id], AssignmentState.SUBMITTED, "annotation submitted", now or datetime.now(UTC)
+        session, assignment_ids, AssignmentState.SUBMITTED, "annotation submitted", now or datetime.now(UTC)
     )
-    session.commit()
-    return True
 
 
 def record_skip(
