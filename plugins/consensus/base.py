@@ -52,6 +52,24 @@ class Consensus:
     #: Per physician: what the method measured of them on this task, e.g. {"missed": 1, "extra": 0} for
     #: regions or {"sensitivity": 0.93, "specificity": 0.99} for masks.
     per_reader: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    #: 0..1, the method's belief in its answer (Dawid–Skene's posterior), as opposed to raw agreement.
+    confidence: float | None = None
+
+
+#: Fewer reads than this never make a consensus, whatever the method.
+MIN_READS = 2
+#: The method recorded for a task below MIN_READS.
+INCOMPLETE = "incomplete"
+
+
+def incomplete(reads: Sequence[Read]) -> Consensus:
+    """The result for a task with too few reads: no items and no agreement, its reads kept."""
+    return Consensus(None, None, INCOMPLETE, tuple(sorted(read.annotation_id for read in reads)))
+
+
+def result_item(control: Control, kind: str, value: Mapping[str, Any], **extra: Any) -> ResultItem:
+    """A result item in Label Studio's shape for `control` (`kind` is the lowercased tag, e.g. "choices")."""
+    return {"from_name": control.name, "to_name": control.to_name[0], "type": kind, "value": dict(value), **extra}
 
 
 class Aggregator(Protocol):
