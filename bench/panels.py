@@ -58,7 +58,14 @@ def simulate_panel(n_physicians: int = 20, n_tasks: int = 2000, k: int = 3, seed
             Read(
                 task * k + j,
                 int(readers[task, j]),
-                [{"from_name": "finding", "to_name": "image", "type": "choices", "value": {"choices": [CLASSES[said[task, j]]]}}],
+                [
+                    {
+                        "from_name": "finding",
+                        "to_name": "image",
+                        "type": "choices",
+                        "value": {"choices": [CLASSES[said[task, j]]]},
+                    }
+                ],
             )
             for j in range(k)
         ]

@@ -91,11 +91,16 @@ def krippendorff_alpha(ratings: Ratings, level: Level = "nominal") -> float | No
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level))
 
 
-def per_label_alpha(label_sets: Mapping[Hashable, Mapping[int, Iterable[str]]], labels: Sequence[str]) -> dict[str, float | None]:
+def per_label_alpha(
+    label_sets: Mapping[Hashable, Mapping[int, Iterable[str]]], labels: Sequence[str]
+) -> dict[str, float | None]:
     """Nominal alpha per label, each label one-vs-rest: for multi-label controls and "agreement per label"."""
     return {
         label: krippendorff_alpha(
-            {item: {p: int(label in set(chosen)) for p, chosen in by_reader.items()} for item, by_reader in label_sets.items()}
+            {
+                item: {p: int(label in set(chosen)) for p, chosen in by_reader.items()}
+                for item, by_reader in label_sets.items()
+            }
         )
         for label in labels
     }
@@ -156,7 +161,9 @@ def matched_f1(similarity: np.ndarray, threshold: float, *, soft: bool = False) 
     return 2.0 * hits / (n_a + n_b)
 
 
-def span_f1(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]], threshold: float = 0.5) -> float:
+def span_f1(
+    a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]], threshold: float = 0.5
+) -> float:
     """F1 of two readers' spans or intervals, a pair matching at IoU ≥ `threshold`."""
     sim = np.array([[interval_iou(x, y) for y in b] for x in a]).reshape(len(a), len(b))
     return matched_f1(sim, threshold)

@@ -69,7 +69,13 @@ def incomplete(reads: Sequence[Read]) -> Consensus:
 
 def result_item(control: Control, kind: str, value: Mapping[str, Any], **extra: Any) -> ResultItem:
     """A result item in Label Studio's shape for `control` (`kind` is the lowercased tag, e.g. "choices")."""
-    return {"from_name": control.name, "to_name": control.to_name[0], "type": kind, "value": dict(value), **extra}
+    return {
+        "from_name": control.name,
+        "to_name": control.to_name[0],
+        "type": kind,
+        "value": dict(value),
+        **extra,
+    }
 
 
 class Aggregator(Protocol):

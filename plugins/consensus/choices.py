@@ -135,10 +135,12 @@ class DawidSkeneVote:
         best = probas.to_numpy().argmax(axis=1)
         winners = dict(zip(probas.index, probas.columns[best], strict=True))
         posterior = dict(zip(probas.index, probas.to_numpy().max(axis=1), strict=True))
-        self._quality = _accuracy(model.errors_, model.priors_)
+        self._quality = prior_weighted_accuracy(model.errors_, model.priors_)
         results = {task_id: incomplete(reads_by_task[task_id]) for task_id in votes if task_id not in enough}
         for task_id, v in enough.items():
-            results[task_id] = _consensus(control, v, str(winners[task_id]), self.method, float(posterior[task_id]))
+            results[task_id] = _consensus(
+                control, v, str(winners[task_id]), self.method, float(posterior[task_id])
+            )
         return results
 
     def reader_quality(self) -> dict[int, float]:
@@ -146,7 +148,7 @@ class DawidSkeneVote:
         return dict(self._quality)
 
 
-def _accuracy(errors: pd.DataFrame, priors: pd.Series) -> dict[int, float]:
+def prior_weighted_accuracy(errors: pd.DataFrame, priors: pd.Series) -> dict[int, float]:
     """Σ_c prior(c) · P(reader says c | truth c) from crowd-kit's errors_ (index (worker, said), columns truth)."""
     quality: dict[int, float] = {}
     for worker, matrix in errors.groupby(level=0):
