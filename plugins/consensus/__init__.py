@@ -77,11 +77,8 @@ def aggregator_for(control: Control, method: str | None = None) -> Aggregator | 
         cls = MultiLabelVote
     elif rubric_scores(control) is not None:
         cls = MedianScore
-    if (
-        method is not None
-        and cls in (DawidSkeneVote, MajorityVote)
-        and METHODS.get(method) in (DawidSkeneVote, MajorityVote)
-    ):
+    single_choice = (DawidSkeneVote, MajorityVote)
+    if method is not None and cls in single_choice and METHODS.get(method) in single_choice:
         cls = METHODS[method]
     return cls() if cls else None
 
