@@ -1,37 +1,44 @@
 """Scores on a scale (`Rating`, `Number`, rubric `Choices`): the median, with a per-task dispersion score.
 
-A `Choices` control is a rubric (ordinal) when every choice value starts with its score, e.g. "0 - Not at
-all" … "3 - Nearly every day" (our PHQ-9 and grading templates), and there are at least three of them;
-the scale's order is the scores', not the config's. Project-level agreement for these controls is
-Krippendorff's alpha (ordinal for Rating and rubrics, interval for Number) in `medlabel.quality.agreement`.
+A single-choice `Choices` control is a rubric (ordinal) when at least three of its choices are distinct
+scores sharing one form: the score alone or followed by " - ", ":", "." or ")" and a description,
+optionally after one prefix word common to all ("0 - Not at all" … "3 - Nearly every day" in PHQ-9,
+"KL 0 - …" … "KL 4 - …", "Grade 1 - …", "1", "2", "3"). Other choices ("Not assessable") are unscored
+options. A choice that starts like a score but is none ("4A - …" in BI-RADS and Lung-RADS, "1 Humerus" in AO
+codes) means the codes are not a plain scale: the control stays categorical. The scale's order is the
+scores', not the config's.
+
+Project-level agreement for these controls is Krippendorff's alpha (ordinal for Rating and rubrics, interval
+for Number) in `medlabel.quality.agreement`; the per-task score here is a dispersion measure.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from plugins.consensus.base import MIN_READS, Consensus, Control, Read, incomplete, result_item
 
-_SCORE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)(?:\s*[-–:.)]|\s|$)")
+_CODE = re.compile(r"^\s*([A-Za-z]{1,8}\s+)?\d")
+_SCORE = re.compile(r"^\s*(?P<prefix>[A-Za-z]{1,8}\s+)?(?P<score>-?\d+(?:\.\d+)?)\s*(?:[-–:.)]\s|$)")
 
 
 def rubric_scores(control: Control) -> dict[str, float] | None:
-    """Choice value → its score, when `control` is a rubric (see the module docstring); otherwise None."""
-    if (
-        control.tag != "Choices"
-        or control.attrs.get("choice", "single") != "single"
-        or len(control.labels) < 3
-    ):
+    """Scored choice value → its score, when `control` is a rubric (see the module docstring); else None."""
+    if control.tag != "Choices" or control.attrs.get("choice", "single") != "single":
         return None
-    scores = {label: _SCORE.match(label) for label in control.labels}
-    if not all(scores.values()):
+    matches = {label: m for label in control.labels if (m := _SCORE.match(label))}
+    prefixes = {(m["prefix"] or "").strip().lower() for m in matches.values()}
+    scores = {label: float(m["score"]) for label, m in matches.items()}
+    if len(scores) < 3 or len(prefixes) != 1 or len(set(scores.values())) != len(scores):
         return None
-    return {label: float(m.group(1)) for label, m in scores.items() if m}
+    if any(_CODE.match(label) for label in control.labels if label not in scores):
+        return None
+    return scores
 
 
 def scale_of(control: Control) -> tuple[float, float] | None:
@@ -49,8 +56,8 @@ def tastle_wierman(values: Sequence[float], low: float, high: float) -> float:
     """Consensus of ordinal or interval scores, 1 when all equal, 0 when split between the two extremes.
 
     Tastle WJ, Wierman MJ (2007), Consensus and dissention: a measure of ordinal dispersion, Int J Approx
-    Reason 45:531-45: Cns = 1 + Σ p_i log2(1 − |X_i − μ| / d). Hand-written: no maintained package has it,
-    and it is one line. d is the scale's width.
+    Reason 45:531-45: Cns = 1 + Σ p_i log2(1 − |X_i − μ| / d), d the scale's width. Hand-written: no
+    maintained package has it, and it is one line.
     """
     width = high - low
     if width <= 0:
@@ -61,9 +68,12 @@ def tastle_wierman(values: Sequence[float], low: float, high: float) -> float:
 
 
 class MedianScore:
-    """The median score. For an even number of reads whose middle scores differ on a discrete scale
-    (Rating, rubric), there is no median the scale allows: no consensus, adjudication decides, as for a
-    tied vote. Number takes the mean of the middle two. per_reader: each read's distance from the median.
+    """The median score.
+
+    For an even number of reads whose middle scores differ on a discrete scale (Rating, rubric) no score
+    is the median: no consensus, adjudication decides, as for a tied vote; Number takes the mean of the
+    middle two. When more than half of a rubric's reads chose an unscored option ("Not assessable"), that
+    option wins if they agree on it. per_reader: each scored read's `distance` from the median.
     """
 
     method: ClassVar[str] = "median"
@@ -77,44 +87,68 @@ class MedianScore:
     ) -> dict[int, Consensus]:
         scores = rubric_scores(control)
         scale = scale_of(control)
-        discrete = control.tag != "Number"
         results: dict[int, Consensus] = {}
         for task_id, reads in reads_by_task.items():
-            valued = [(read, v) for read in reads if (v := _score(read, scores)) is not None]
-            if len(valued) < MIN_READS:
+            answers = [(read, a) for read in reads if (a := _answer(read, scores)) is not None]
+            if len(answers) < MIN_READS:
                 results[task_id] = incomplete(reads)
                 continue
-            values = sorted(v for _, v in valued)
-            lower, upper = values[(len(values) - 1) // 2], values[len(values) // 2]
-            median = None if discrete and lower != upper else (lower + upper) / 2
-            results[task_id] = Consensus(
-                None if median is None else [_item(control, median, scores)],
-                tastle_wierman(values, *scale) if scale else None,
-                self.method,
-                tuple(sorted(read.annotation_id for read, _ in valued)),
-                {
-                    read.physician_id: {"distance": abs(v - median) if median is not None else math.nan}
-                    for read, v in valued
-                },
-            )
+            valued = [(read, a) for read, a in answers if isinstance(a, float)]
+            if 2 * len(valued) < len(answers):
+                results[task_id] = self._unscored(control, answers)
+            elif len(valued) < MIN_READS:
+                results[task_id] = incomplete(reads)
+            else:
+                results[task_id] = self._median(control, valued, scores, scale)
         return results
 
     def reader_quality(self) -> dict[int, float]:
         return {}
 
+    def _median(
+        self,
+        control: Control,
+        valued: Sequence[tuple[Read, Any]],
+        scores: Mapping[str, float] | None,
+        scale: tuple[float, float] | None,
+    ) -> Consensus:
+        values = sorted(v for _, v in valued)
+        lower, upper = values[(len(values) - 1) // 2], values[len(values) // 2]
+        median = None if control.tag != "Number" and lower != upper else (lower + upper) / 2
+        return Consensus(
+            None if median is None else [_item(control, median, scores)],
+            tastle_wierman(values, *scale) if scale else None,
+            self.method,
+            tuple(sorted(read.annotation_id for read, _ in valued)),
+            {}
+            if median is None
+            else {read.physician_id: {"distance": abs(v - median)} for read, v in valued},
+        )
 
-def _score(read: Read, scores: Mapping[str, float] | None) -> float | None:
+    def _unscored(self, control: Control, answers: Sequence[tuple[Read, Any]]) -> Consensus:
+        counts = Counter(a for _, a in answers if isinstance(a, str)).most_common(2)
+        option = counts[0][0] if len(counts) == 1 or counts[0][1] > counts[1][1] else None
+        return Consensus(
+            None if option is None else [result_item(control, "choices", {"choices": [option]})],
+            sum(a == option for _, a in answers) / len(answers),
+            self.method,
+            tuple(sorted(read.annotation_id for read, _ in answers)),
+        )
+
+
+def _answer(read: Read, scores: Mapping[str, float] | None) -> float | str | None:
+    """The read's score, or for a rubric an unscored option's value as it is."""
     for item in read.items:
         value = item.get("value", {})
         if scores is not None and (choices := value.get("choices")):
-            return scores.get(str(choices[0]))
+            return scores.get(str(choices[0]), str(choices[0]))
         for key in ("rating", "number"):
             if value.get(key) is not None:
                 return float(value[key])
     return None
 
 
-def _item(control: Control, median: float, scores: Mapping[str, float] | None) -> dict:
+def _item(control: Control, median: float, scores: Mapping[str, float] | None) -> dict[str, Any]:
     if scores is not None:
         label = next(label for label, score in scores.items() if score == median)
         return result_item(control, "choices", {"choices": [label]})
