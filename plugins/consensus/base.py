@@ -6,13 +6,17 @@ reader's reliability from every task they read; per-task aggregators simply loop
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import gc
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, ParamSpec, Protocol, TypeVar
 
 #: A Label Studio result item, e.g. {"from_name": "finding", "to_name": "image", "type": "choices",
 #: "value": {"choices": ["Pneumonia"]}}.
 ResultItem = dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,27 @@ INCOMPLETE = "incomplete"
 def incomplete(reads: Sequence[Read]) -> Consensus:
     """The result for a task with too few reads: no items and no agreement, its reads kept."""
     return Consensus(None, None, INCOMPLETE, tuple(sorted(read.annotation_id for read in reads)))
+
+
+def gc_paused(aggregate: Callable[P, R]) -> Callable[P, R]:
+    """Run `aggregate` with the cyclic garbage collector paused, for aggregators that build many small results.
+
+    With a project's hundreds of thousands of reads alive, the collector's full passes over them cost more
+    than the aggregation itself (5× for majority vote on 100,000 tasks, bench.quality). Reference counting
+    still frees everything at once; only reference cycles, which we do not make, wait for the end.
+    """
+
+    @functools.wraps(aggregate)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return aggregate(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
 
 
 def result_item(control: Control, kind: str, value: Mapping[str, Any], **extra: Any) -> ResultItem:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from crowdkit.aggregation import DawidSkene
 
-from plugins.consensus.base import MIN_READS, Consensus, Control, Read, incomplete, result_item
+from plugins.consensus.base import MIN_READS, Consensus, Control, Read, gc_paused, incomplete, result_item
 
 #: Joins a taxonomy path into one label (a character no config value contains).
 PATH_SEP = "\x1f"
@@ -70,6 +70,7 @@ class MajorityVote:
 
     method: ClassVar[str] = "majority_vote"
 
+    @gc_paused
     def aggregate(
         self,
         control: Control,
@@ -113,6 +114,7 @@ class DawidSkeneVote:
         self.n_iter = n_iter
         self._quality: dict[int, float] = {}
 
+    @gc_paused
     def aggregate(
         self,
         control: Control,

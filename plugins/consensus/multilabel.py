@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from crowdkit.aggregation import DawidSkene
 
-from plugins.consensus.base import MIN_READS, Consensus, Control, Read, incomplete, result_item
+from plugins.consensus.base import MIN_READS, Consensus, Control, Read, gc_paused, incomplete, result_item
 from plugins.consensus.choices import prior_weighted_accuracy
 
 
@@ -37,6 +37,7 @@ class MultiLabelVote:
         self.n_iter = n_iter
         self._quality: dict[int, float] = {}
 
+    @gc_paused
     def aggregate(
         self,
         control: Control,
