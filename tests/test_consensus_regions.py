@@ -40,9 +40,7 @@ def test_two_of_three_drew_the_box_and_one_missed_it() -> None:
     assert value["rectanglelabels"] == ["Nodule"]
     assert (value["x"], value["y"]) == pytest.approx((10.5, 10))
     assert (value["width"], value["height"]) == pytest.approx((20, 20.5))
-    assert result.per_reader[3] == pytest.approx(
-        {"missed": 1, "extra": 0, "label_errors": 0, "similarity": float("nan")}, nan_ok=True
-    )
+    assert result.per_reader[3] == {"missed": 1, "extra": 0, "label_errors": 0}
     assert result.per_reader[1]["missed"] == 0
     assert result.annotation_ids == (100, 101, 102)
     # The two who drew agree closely; the one who drew nothing agrees with neither.

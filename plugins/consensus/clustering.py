@@ -8,7 +8,7 @@ cluster is a consensus region when more than half of the task's readers drew it;
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -52,7 +52,7 @@ class ClusterVote(Generic[S]):
     Agreement: the mean over reader pairs of their soft matched F1 (a matched pair counts its similarity),
     so misses, extras and sloppy outlines all lower it. per_reader: `missed` (consensus regions the reader
     lacks), `extra` (the reader's regions no majority confirmed), `label_errors`, and `similarity` (mean
-    similarity of the reader's matched regions to the merged ones).
+    similarity of the reader's confirmed regions to the merged ones; absent when they have none).
     """
 
     method: ClassVar[str]
@@ -101,7 +101,8 @@ class ClusterVote(Generic[S]):
                 per_reader[physician]["label_errors"] += float(label is not None and region.label != label)
                 fits[physician].append(geometry.similarity(region.shape, merged_shape))
         for physician, values in fits.items():
-            per_reader[physician]["similarity"] = float(np.mean(values)) if values else float("nan")
+            if values:  # undefined for a reader with no confirmed region: left out, not NaN (JSON has none)
+                per_reader[physician]["similarity"] = float(np.mean(values))
         pairs = [
             matched_f1(_similarity(by_reader[a], by_reader[b], geometry), geometry.threshold, soft=True)
             for a, b in combinations(range(len(reads)), 2)
@@ -138,13 +139,13 @@ def _vote(
     members: Sequence[_Region], reads: Sequence[Read], weights: Mapping[int, float] | None
 ) -> str | None:
     """The members' label by (weighted) vote; None on a tie, which the reviewer settles."""
-    tally: Counter[str] = Counter()
+    tally: dict[str, float] = defaultdict(float)
     for region in members:
         if region.label is not None:
             tally[region.label] += (
                 1.0 if weights is None else weights.get(reads[region.reader].physician_id, 0.5)
             )
-    ranked = tally.most_common(2)
+    ranked = sorted(tally.items(), key=lambda kv: -kv[1])[:2]
     if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
         return None
     return ranked[0][0]
