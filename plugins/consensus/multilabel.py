@@ -32,9 +32,10 @@ class MultiLabelVote:
 
     method: ClassVar[str] = "per_label_dawid_skene"
 
-    def __init__(self, *, min_tasks: int = 20, n_iter: int = 100) -> None:
+    def __init__(self, *, min_tasks: int = 20, n_iter: int = 100, tol: float = 1e-4) -> None:
         self.min_tasks = min_tasks
         self.n_iter = n_iter
+        self.tol = tol  # as DawidSkeneVote's
         self._quality: dict[int, float] = {}
 
     @gc_paused
@@ -56,7 +57,7 @@ class MultiLabelVote:
         for label in labels:
             said = {t: [(read, label in s) for read, s in a] for t, a in answers.items()}
             if use_model and len({v for a in said.values() for _, v in a}) == 2:
-                decided[label], quality = _dawid_skene(said, self.n_iter)
+                decided[label], quality = _dawid_skene(said, self.n_iter, self.tol)
                 for physician, q in quality.items():
                     qualities.setdefault(physician, []).append(q)
             else:
@@ -84,12 +85,12 @@ class MultiLabelVote:
 
 
 def _dawid_skene(
-    said: Mapping[int, Sequence[tuple[Read, bool]]], n_iter: int
+    said: Mapping[int, Sequence[tuple[Read, bool]]], n_iter: int, tol: float
 ) -> tuple[dict[int, bool], dict[int, float]]:
     frame = pd.DataFrame(
         [(t, read.physician_id, int(v)) for t, a in said.items() for read, v in a],
         columns=["task", "worker", "label"],
     )
-    model = DawidSkene(n_iter=n_iter).fit(frame)
+    model = DawidSkene(n_iter=n_iter, tol=tol).fit(frame)
     decided = {int(t): bool(v) for t, v in model.labels_.items()}
     return decided, prior_weighted_accuracy(model.errors_, model.priors_)
