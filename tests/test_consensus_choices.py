@@ -88,6 +88,23 @@ def test_worker_quality_beats_majority_and_ranks_physicians() -> None:
     assert all(0 < c.confidence <= 1 for c in result.values())
 
 
+def test_gold_answers_pin_their_tasks() -> None:
+    """Gold is crowd-kit's `true_labels`: those tasks take the reference answer and still rank physicians.
+
+    (Whether gold improves the reliability estimates depends on the seed in a 600-task panel: there the
+    estimates are already within sampling error of the truth, so no such claim is tested.)
+    """
+    panel = simulate_panel(n_physicians=20, n_tasks=600, k=3, seed=11)
+    gold = {t: panel.truth[t] for t in range(0, 600, 5)}
+    without = DawidSkeneVote().aggregate(CONTROL, panel.reads_by_task)
+    informed = DawidSkeneVote(gold=gold)
+    with_gold = informed.aggregate(CONTROL, panel.reads_by_task)
+    assert all(with_gold[t].items[0]["value"]["choices"] == [answer] for t, answer in gold.items())
+    assert any(without[t].items[0]["value"]["choices"] != [answer] for t, answer in gold.items())
+    estimated, true = informed.reader_quality(), panel.true_accuracy()
+    assert spearmanr([estimated[p] for p in true], [true[p] for p in true]).statistic >= 0.9
+
+
 def test_multilabel_per_label() -> None:
     control = Control("zones", "Choices", ("image",), ("upper", "middle", "lower"), {"choice": "multiple"})
     tasks = {

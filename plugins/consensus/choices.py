@@ -104,12 +104,22 @@ class DawidSkeneVote:
     what catches a confident-but-biased reader (one who calls every "B" an "A"), which one skill number
     cannot express. With fewer than `min_tasks` tasks, or one label in all, the matrices are not estimable
     and the project falls back to majority vote, recorded as such. `weights` are not used: the model
-    estimates reliability itself (the flow can compare both).
+    estimates reliability itself (the flow can compare both). `gold` (task id → reference answer, as
+    `choice_of` spells it) pins those tasks' truth during EM (crowd-kit's `true_labels`), so gold reads
+    shape every physician's confusion matrix.
     """
 
     method: ClassVar[str] = "dawid_skene"
 
-    def __init__(self, *, min_tasks: int = 20, n_iter: int = 100, tol: float = 1e-4) -> None:
+    def __init__(
+        self,
+        *,
+        gold: Mapping[int, str] | None = None,
+        min_tasks: int = 20,
+        n_iter: int = 100,
+        tol: float = 1e-4,
+    ) -> None:
+        self.gold = dict(gold or {})
         self.min_tasks = min_tasks
         self.n_iter = n_iter
         #: EM stops when the evidence bound per read gains less than this. crowd-kit's 1e-5 takes 38
@@ -136,7 +146,10 @@ class DawidSkeneVote:
             columns=["task", "worker", "label"],
         )
         model = DawidSkene(n_iter=self.n_iter, tol=self.tol)
-        probas = model.fit(frame).probas_
+        gold = pd.Series(
+            {t: label for t, label in self.gold.items() if t in enough and label in labels}, dtype=object
+        )
+        probas = model.fit(frame, true_labels=gold if len(gold) else None).probas_
         best = probas.to_numpy().argmax(axis=1)
         winners = dict(zip(probas.index, probas.columns[best], strict=True))
         posterior = dict(zip(probas.index, probas.to_numpy().max(axis=1), strict=True))
