@@ -8,7 +8,7 @@ import pytest
 
 from plugins.consensus.base import INCOMPLETE, Control, Read
 from plugins.consensus.ranker import BradleyTerryRank
-from plugins.consensus.ratings import MedianScore, rubric_scores, tastle_wierman
+from plugins.consensus.ratings import MedianScore, measurement_level, rubric_scores, tastle_wierman
 from plugins.consensus.textarea import ReadsOnly
 
 PHQ = Control(
@@ -44,6 +44,13 @@ def choice(label: str, name: str = "item1") -> dict[str, Any]:
 )
 def test_rubric_recognition(labels: tuple[str, ...], is_rubric: bool) -> None:
     assert (rubric_scores(Control("c", "Choices", ("x",), labels)) is not None) is is_rubric
+
+
+def test_measurement_level_follows_the_control() -> None:
+    assert measurement_level(PHQ) == "ordinal"
+    assert measurement_level(Control("q", "Rating", ("x",))) == "ordinal"
+    assert measurement_level(Control("n", "Number", ("x",))) == "interval"
+    assert measurement_level(Control("c", "Choices", ("x",), ("Normal", "Abnormal"))) == "nominal"
 
 
 def test_rubric_median_and_dispersion() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -39,6 +39,16 @@ def rubric_scores(control: Control) -> dict[str, float] | None:
     if any(_CODE.match(label) for label in control.labels if label not in scores):
         return None
     return scores
+
+
+def measurement_level(control: Control) -> Literal["nominal", "ordinal", "interval"]:
+    """The level of measurement agreement coefficients should use for `control` (Krippendorff's alpha,
+    weighted kappa): interval for Number, ordinal for Rating and rubrics, nominal for the rest."""
+    if control.tag == "Number":
+        return "interval"
+    if control.tag == "Rating" or rubric_scores(control) is not None:
+        return "ordinal"
+    return "nominal"
 
 
 def scale_of(control: Control) -> tuple[float, float] | None:
