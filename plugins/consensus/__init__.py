@@ -69,9 +69,12 @@ def available() -> dict[str, type[Aggregator]]:
 
 
 def aggregator_for(control: Control, method: str | None = None) -> Aggregator | None:
-    """The aggregator for `control`: a multi-label Choices gets MultiLabelVote, a rubric Choices (every choice
-    starts with its score, see `ratings`) MedianScore; `method` (e.g. "majority_vote") picks among the
-    methods that suit the control and is ignored when it does not suit."""
+    """The aggregator for `control`, with default options.
+
+    A multi-label Choices gets MultiLabelVote and a rubric Choices (scored choices, see `ratings`)
+    MedianScore. `method` (e.g. "majority_vote") picks among the methods that suit the control and is
+    ignored when it does not suit. For options, build the class yourself: `METHODS["dawid_skene"](gold=…)`.
+    """
     cls = available().get(control.tag)
     if control.tag == "Choices" and control.attrs.get("choice") == "multiple":
         cls = MultiLabelVote
