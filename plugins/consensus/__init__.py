@@ -72,9 +72,12 @@ def aggregator_for(control: Control, method: str | None = None) -> Aggregator | 
     """The aggregator for `control`, with default options.
 
     A multi-label Choices gets MultiLabelVote and a rubric Choices (scored choices, see `ratings`)
-    MedianScore. `method` (e.g. "majority_vote") picks among the methods that suit the control and is
+    MedianScore. A per-region control (perRegion="true": an attribute of each drawn region) gets None
+    here; `per_region` aggregates it over the consensus regions of its region control. `method` (e.g. "majority_vote") picks among the methods that suit the control and is
     ignored when it does not suit. For options, build the class yourself: `METHODS["dawid_skene"](gold=…)`.
     """
+    if control.attrs.get("perregion") == "true":
+        return None  # see PER_REGION
     cls = available().get(control.tag)
     if control.tag == "Choices" and control.attrs.get("choice") == "multiple":
         cls = MultiLabelVote

@@ -58,6 +58,9 @@ class Consensus:
     per_reader: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     #: 0..1, the method's belief in its answer (Dawid–Skene's posterior), as opposed to raw agreement.
     confidence: float | None = None
+    #: Drawn-region methods: consensus region id → its members as (annotation id, region id), so that
+    #: per-region controls can follow the regions (`plugins.consensus.per_region`).
+    regions: Mapping[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
 
 
 #: Fewer reads than this never make a consensus, whatever the method.

@@ -81,6 +81,7 @@ class ClusterVote(Generic[S]):
         ]
         clusters = _cluster(by_reader, geometry)
         items: list[ResultItem] = []
+        regions: dict[str, tuple[tuple[int, str], ...]] = {}
         per_reader = {read.physician_id: {"missed": 0.0, "extra": 0.0, "label_errors": 0.0} for read in reads}
         fits: dict[int, list[float]] = {read.physician_id: [] for read in reads}
         for members in clusters:
@@ -91,7 +92,11 @@ class ClusterVote(Generic[S]):
             label = _vote(members, reads, weights)
             merged = geometry.merge([m.shape for m in members], [m.item["value"] for m in members])
             merged_shape = geometry.shape(merged)
-            items.append(_item(members[0].item, merged, label, len(items)))
+            item = _item(members[0].item, merged, label, len(items))
+            items.append(item)
+            regions[item["id"]] = tuple(
+                (reads[m.reader].annotation_id, str(m.item["id"])) for m in members if "id" in m.item
+            )
             drew = {reads[m.reader].physician_id for m in members}
             for read in reads:
                 if read.physician_id not in drew:
@@ -113,6 +118,7 @@ class ClusterVote(Generic[S]):
             self.method,
             tuple(sorted(read.annotation_id for read in reads)),
             per_reader,
+            regions=regions,
         )
 
 
