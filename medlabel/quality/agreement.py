@@ -31,12 +31,17 @@ def cohen_kappa_pairs(
     `weights` gives weighted kappa for ordinal scales. Pairs with fewer than `min_items` shared items, or
     with no variation at all (kappa undefined), are left out rather than reported as 0 or 1.
     """
+    by_physician: dict[int, dict[Hashable, Hashable]] = {}
+    for item, by_reader in ratings.items():
+        for physician, value in by_reader.items():
+            by_physician.setdefault(physician, {})[item] = value
     result: dict[tuple[int, int], float] = {}
-    for a, b in combinations(physicians(ratings), 2):
-        shared = [(r[a], r[b]) for r in ratings.values() if a in r and b in r]
+    for a, b in combinations(sorted(by_physician), 2):
+        shared = by_physician[a].keys() & by_physician[b].keys()
         if len(shared) < min_items:
             continue
-        x, y = zip(*shared, strict=True)
+        x = [by_physician[a][i] for i in shared]
+        y = [by_physician[b][i] for i in shared]
         if len(set(x) | set(y)) < 2:
             continue
         labels = sorted(set(x) | set(y), key=str) if weights is None else sorted(set(x) | set(y))
