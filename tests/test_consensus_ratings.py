@@ -132,6 +132,7 @@ def test_pairwise_split_is_no_consensus() -> None:
     )
     assert result[1].items is None
     assert result[2].items[0]["value"] == {"selected": "left"}
+    assert result[2].items[0]["to_name"] == "cmp"  # as Label Studio writes Pairwise results
 
 
 def test_free_text_keeps_reads_and_claims_nothing() -> None:

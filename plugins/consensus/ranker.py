@@ -65,7 +65,8 @@ class BradleyTerryRank:
             if tied:
                 items = None
             elif control.tag == "Pairwise":
-                items = [result_item(control, "pairwise", {"selected": order[0]})]
+                # Label Studio writes a Pairwise result with to_name equal to from_name (SDK's PairwiseTag).
+                items = [result_item(control, "pairwise", {"selected": order[0]}, to_name=control.name)]
             else:
                 items = [result_item(control, "ranker", {"ranker": {control.name: order}})]
             results[task_id] = Consensus(
