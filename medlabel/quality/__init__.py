@@ -1,0 +1,1 @@
+"""Quality: consensus runs, agreement, gold standards and adjudication over the physicians' reads."""
