@@ -92,6 +92,14 @@ class WebhookAuthError(WebhookError):
     http_status = 401
 
 
+class WebhookUnavailableError(MedlabelError):
+    """The inbox cannot be written (database down): Label Studio gets this answer at once, and reconciliation
+    brings the event's changes in later."""
+
+    code = "inbox_unavailable"
+    http_status = 503
+
+
 class WebhookTooLargeError(WebhookError):
     code = "payload_too_large"
     http_status = 413

@@ -12,9 +12,10 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from medlabel.errors import WebhookAuthError, WebhookTooLargeError
+from medlabel.errors import WebhookAuthError, WebhookTooLargeError, WebhookUnavailableError
 from medlabel.projects import WEBHOOK_PATH
 from medlabel.routing.label_studio import SECRET_HEADER
 from medlabel.web.db import db_session, settings
@@ -43,7 +44,13 @@ def receive_event() -> ResponseReturnValue:
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         raise WebhookTooLargeError(f"body larger than {limit} bytes")
-    receipt = receive(db_session(), raw)
+    try:
+        receipt = receive(db_session(), raw)
+    except OperationalError as exc:
+        logger.error("webhook inbox unavailable (%s); `medlabel sync` will reconcile", type(exc).__name__)
+        raise WebhookUnavailableError(
+            "the platform database is unavailable; the change will be picked up by reconciliation"
+        ) from None
     response = jsonify(status=receipt.status, event=receipt.event_id)
     if receipt.status == "stored" and receipt.event_id is not None:
         configured = settings()

@@ -4,6 +4,7 @@ unmanaged projects ignored, the inbox makes a replay a no-op, and stored events 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from medlabel.models import InboxEvent, MirrorAnnotation
+from tests.fixtures.db import postgres_url
+from tests.fixtures.services import require
 from tests.fixtures.web import app_with_project, db, make_settings
 
 SECRET = "webhook-secret-for-tests"
@@ -173,3 +176,32 @@ def test_with_redis_down_the_delivery_is_still_acknowledged_and_kept(tmp_path: P
     assert process_pending(app.extensions["test_sessions"], SyncContext(frozenset({1}))) == 1
     with db(app) as session:
         assert session.get(MirrorAnnotation, 5) is not None
+
+
+def test_with_the_database_down_label_studio_still_gets_an_answer(tmp_path: Path) -> None:
+    """PostgreSQL stops taking connections after the app started: a prompt 503 that names the recovery
+    (reconciliation), not a hang or a bare 500; nothing half-stored."""
+    import psycopg
+
+    url = postgres_url()
+    require(url is not None, "PostgreSQL not configured (set MEDLABEL_TEST_POSTGRES_URL)")
+    assert url is not None
+    admin_url = url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
+    name = f"down_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        try:
+            settings = make_settings(
+                tmp_path, webhook_secret=SECRET, database_url=url.rsplit("/", 1)[0] + f"/{name}"
+            )
+            app, engine = app_with_project(settings)
+            engine.dispose()
+            client = app.test_client()
+            post(client, annotation_created(ann_id=1)).close()  # the project is now known to this process
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+            answer = post(client, annotation_created(ann_id=2))
+            assert answer.status_code == 503
+            assert answer.json["error"] == "inbox_unavailable" and "reconciliation" in answer.json["detail"]
+        finally:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
