@@ -337,7 +337,12 @@ HANDLERS: dict[LsAction, Handler] = {
 }
 
 
+def apply(session: Session, context: SyncContext, event: LsEvent) -> None:
+    """Apply one event to the mirror; the caller commits (with whatever else belongs in that transaction)."""
+    HANDLERS[event.action](session, context, event)
+
+
 def handle(session: Session, context: SyncContext, event: LsEvent) -> None:
     """Apply one event to the mirror and commit."""
-    HANDLERS[event.action](session, context, event)
+    apply(session, context, event)
     session.commit()

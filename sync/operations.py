@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from medlabel.errors import WebhookError
 from medlabel.models import InboxEvent, MirrorTask
 from medlabel.settings import Settings
-from sync.events import LsAction, parse_event
-from sync.handlers import SyncContext, handle, managed_project
+from sync.events import LsAction, LsEvent, parse_event
+from sync.handlers import SyncContext, apply, managed_project
 
 logger = logging.getLogger(__name__)
 #: One in-process drain at a time: handlers are idempotent, but two drains would race on the same rows.
@@ -108,14 +108,14 @@ def _knows_any_task(session: Session, ids: list[int]) -> bool:
 
 
 def process_event(session: Session, context: SyncContext, event_id: int) -> bool:
-    """Apply one stored event (if not yet processed); records its error instead of raising. True if applied."""
+    """Apply one stored event (if not yet processed) and mark it processed, in one transaction."""
     row = session.get(InboxEvent, event_id)
     if row is None or row.processed_at is not None:
         return False
     body = row.body
     for attempt in (1, 2):
         try:
-            handle(session, context, parse_event(body))
+            apply(session, context, parse_event(body))
             break
         except IntegrityError:  # a concurrent writer inserted the same row first: the retry sees it
             session.rollback()
@@ -128,6 +128,13 @@ def process_event(session: Session, context: SyncContext, event_id: int) -> bool
     return True
 
 
+#: Annotation events that arrive in a row for one project are mirrored as one batch, in one transaction.
+BATCHED_ACTIONS = frozenset(
+    {LsAction.ANNOTATION_CREATED, LsAction.ANNOTATION_UPDATED, LsAction.ANNOTATIONS_CREATED}
+)
+MAX_BATCH = 100
+
+
 def process_pending(
     maker: sessionmaker[Session],
     context: SyncContext,
@@ -137,22 +144,87 @@ def process_pending(
     """Process unprocessed inbox events in arrival order (all, one project's, or these); returns how many."""
     done = 0
     with _DRAIN_LOCK, maker() as session:
-        query = select(InboxEvent.id).where(InboxEvent.processed_at.is_(None)).order_by(InboxEvent.id)
+        query = (
+            select(InboxEvent.id, InboxEvent.action, InboxEvent.ls_project_id)
+            .where(InboxEvent.processed_at.is_(None))
+            .order_by(InboxEvent.id)
+        )
         if ls_project_id is not None:
             query = query.where(InboxEvent.ls_project_id == ls_project_id)
         if event_ids is not None:
             query = query.where(InboxEvent.id.in_(list(event_ids)))
-        for event_id in list(session.scalars(query)):
-            try:
-                done += process_event(session, context, event_id)
-            except Exception as exc:  # kept with the event; reconciliation repairs the mirror meanwhile
-                session.rollback()
-                logger.exception("processing inbox event %s failed", event_id)
-                row = session.get(InboxEvent, event_id)
-                if row is not None:
-                    row.error = f"{type(exc).__name__}: {exc}"[:2000]
-                    session.commit()
+        for run in _runs(session.execute(query).all()):
+            done += (
+                _process_batch(session, context, run)
+                if len(run) > 1
+                else _process_one(session, context, run[0])
+            )
     return done
+
+
+def _runs(rows: list[Any]) -> Iterator[list[int]]:
+    """Event ids in arrival order, grouped: consecutive annotation events of one project (up to MAX_BATCH)
+    together, every other event alone."""
+    run: list[int] = []
+    key: int | None = None
+    for event_id, action, project in rows:
+        batched = LsAction(action) in BATCHED_ACTIONS
+        if run and (not batched or project != key or len(run) == MAX_BATCH):
+            yield run
+            run = []
+        if batched:
+            run.append(event_id)
+            key = project
+        else:
+            yield [event_id]
+    if run:
+        yield run
+
+
+def _process_batch(session: Session, context: SyncContext, event_ids: list[int]) -> int:
+    """Mirror a run of annotation events as one batch; if any of it fails, each event goes alone (so the
+    failure is recorded on its own event and the rest still land)."""
+    try:
+        rows = list(
+            session.scalars(
+                select(InboxEvent)
+                .where(InboxEvent.id.in_(event_ids), InboxEvent.processed_at.is_(None))
+                .order_by(InboxEvent.id)
+            )
+        )
+        events = [parse_event(row.body) for row in rows]
+        if events:
+            merged = LsEvent(
+                LsAction.ANNOTATIONS_CREATED,
+                events[0].ls_project_id,
+                annotations=[a for e in events for a in e.annotations],
+                tasks=[t for e in events for t in e.tasks],
+            )
+            apply(session, context, merged)
+        now = datetime.now(UTC)
+        for row in rows:
+            row.processed_at, row.error = now, None
+        session.commit()
+        return len(rows)
+    except Exception:  # noqa: BLE001 - isolated below, event by event
+        session.rollback()
+        logger.warning(
+            "inbox events %s-%s failed as a batch; processing them one by one", event_ids[0], event_ids[-1]
+        )
+        return sum(_process_one(session, context, event_id) for event_id in event_ids)
+
+
+def _process_one(session: Session, context: SyncContext, event_id: int) -> int:
+    try:
+        return int(process_event(session, context, event_id))
+    except Exception as exc:  # kept with the event; reconciliation repairs the mirror meanwhile
+        session.rollback()
+        logger.exception("processing inbox event %s failed", event_id)
+        row = session.get(InboxEvent, event_id)
+        if row is not None:
+            row.error = f"{type(exc).__name__}: {exc}"[:2000]
+            session.commit()
+        return 0
 
 
 def sync_context(settings: Settings) -> SyncContext:

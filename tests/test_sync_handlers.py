@@ -3,6 +3,7 @@ enforced (quarantine, submitted reads, skips re-routed), and the mirror schema h
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from medlabel.models import (
     AnnotationVersion,
     Assignment,
     AssignmentEvent,
+    InboxEvent,
     MirrorAnnotation,
     MirrorTask,
     Physician,
@@ -241,3 +243,39 @@ def test_a_skip_reroutes_the_task_to_someone_else(db_session: Session, routed: d
     assert len(holders) == 3 and skipper not in holders
     row = db_session.get(MirrorAnnotation, 61)
     assert row is not None and row.was_cancelled and not row.quarantined
+
+
+def test_a_run_of_events_is_mirrored_as_one_batch_and_a_bad_one_is_isolated(
+    db_session: Session, routed: dict[int, list[int]]
+) -> None:
+    """The drain mirrors consecutive annotation events together; one the database refuses (a task id past
+    64 bits) fails alone with its error recorded, and the rest land as if processed one by one."""
+    from sqlalchemy.orm import sessionmaker
+
+    from sync.operations import process_pending, receive
+
+    bodies = [
+        created(annotation(11, 1, routed[1][0], 1)),
+        created(annotation(12, 2, routed[2][0], 2)),
+        created(annotation(13, 2**63, routed[2][1], 3)),
+        updated(annotation(11, 1, routed[1][0], 4, label="abnormal")),
+        created(annotation(14, 3, STRANGER, 5)),
+    ]
+    ids = [receive(db_session, json.dumps(body).encode()).event_id for body in bodies]
+    maker = sessionmaker(bind=db_session.get_bind(), join_transaction_mode="create_savepoint")
+    assert process_pending(maker, CONTEXT, PROJECT) == 4
+    db_session.expire_all()
+    events = {e.id: e for e in db_session.scalars(select(InboxEvent))}
+    assert [events[i].processed_at is not None for i in ids] == [True, True, False, True, True]
+    assert events[ids[2]].error and not events[ids[0]].error
+    rows = {r.ls_annotation_id: r for r in db_session.scalars(select(MirrorAnnotation))}
+    assert sorted(rows) == [11, 12, 14]
+    assert rows[11].result[0]["value"]["choices"] == ["abnormal"] and not rows[11].quarantined
+    assert rows[14].quarantined
+    states = db_session.scalars(
+        select(Assignment.state)
+        .join(RoutedTask, RoutedTask.id == Assignment.task_id)
+        .join(Physician, Physician.id == Assignment.physician_id)
+        .where(RoutedTask.ls_task_id.in_([1, 2]), Physician.ls_user_id.in_([routed[1][0], routed[2][0]]))
+    ).all()
+    assert sorted(states).count(AssignmentState.SUBMITTED.value) == 2
