@@ -10,6 +10,7 @@ from medlabel.models.quality import (
     GoldStandard,
     QualityConfig,
     QualityResult,
+    ReaderEstimate,
     ReadOutcome,
 )
 from medlabel.models.routing import Assignment, AssignmentEvent, DailyLoad, RoutedTask, RoutingPolicy
@@ -22,6 +23,7 @@ __all__ = [
     "QualityConfig",
     "QualityResult",
     "ReadOutcome",
+    "ReaderEstimate",
     "Account",
     "Invite",
     "Role",

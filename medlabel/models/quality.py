@@ -28,6 +28,8 @@ class ResultStatus(StrEnum):
     INCOMPLETE = "incomplete"
     #: The control's tag has no aggregator: the reads are kept, nothing is claimed.
     NO_AGGREGATOR = "no_aggregator"
+    #: The method claims no answer by design (TextArea): the reads are the result.
+    READS_ONLY = "reads_only"
     #: A reviewer decided; final.
     ADJUDICATED = "adjudicated"
 
@@ -149,4 +151,18 @@ class GoldScore(Base):
     per_label: Mapped[dict[str, Any]] = mapped_column(JSON)
     correct: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class ReaderEstimate(Base):
+    """The worker-quality model's reliability of a physician in one project, from its last project-wide run."""
+
+    __tablename__ = "quality_reader_estimates"
+
+    physician_id: Mapped[int] = mapped_column(
+        ForeignKey("physicians.id", ondelete="CASCADE"), primary_key=True
+    )
+    ls_project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    method: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)

@@ -102,6 +102,21 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "quality_reader_estimates",
+        sa.Column("physician_id", sa.Integer(), nullable=False),
+        sa.Column("ls_project_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("method", sa.String(length=64), nullable=False),
+        sa.Column("quality", sa.Float(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["physician_id"],
+            ["physicians.id"],
+            name=op.f("fk_quality_reader_estimates_physician_id_physicians"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("physician_id", "ls_project_id", name=op.f("pk_quality_reader_estimates")),
+    )
+    op.create_table(
         "quality_read_outcomes",
         sa.Column("ls_annotation_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("control", sa.String(length=128), nullable=False),
@@ -134,6 +149,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_quality_read_outcomes_ls_task_id"))
 
     op.drop_table("quality_read_outcomes")
+    op.drop_table("quality_reader_estimates")
     op.drop_table("quality_gold_scores")
     with op.batch_alter_table("quality_adjudications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_quality_adjudications_ls_project_id"))

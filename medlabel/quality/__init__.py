@@ -1,0 +1,1 @@
+"""Quality: consensus over the sync mirror, adjudication, gold standards and physician accuracy."""
