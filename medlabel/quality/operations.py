@@ -110,6 +110,7 @@ def run_consensus(
     ls_task_ids: Iterable[int] | None = None,
     *,
     client: ClientFactory | None = None,
+    refresh_config: bool | None = None,
     now: datetime | None = None,
 ) -> ConsensusReport:
     """Consensus for a project's tasks (all of them, or these), review where readers disagree; commits.
@@ -117,12 +118,16 @@ def run_consensus(
     A whole-project run refreshes the labeling config from Label Studio, lets worker-quality models learn
     every reader, and rescores physicians; a per-task run (sync) reuses the stored config and weighs readers
     by their stored accuracy, so it stays cheap.
+
+    Args:
+        refresh_config: read the config from Label Studio again (default: on whole-project runs).
     """
     now = now or datetime.now(UTC)
     client = client or (lambda: make_client(settings))
     project = project_by_ls_id(session, ls_project_id)
     whole = ls_task_ids is None
-    controls = _controls_of(_label_config(session, project, client, refresh=whole))
+    refresh = whole if refresh_config is None else refresh_config
+    controls = _controls_of(_label_config(session, project, client, refresh=refresh))
     k = project.reads
     gold = set(
         session.scalars(select(GoldStandard.ls_task_id).where(GoldStandard.ls_project_id == ls_project_id))
