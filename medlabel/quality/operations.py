@@ -34,7 +34,6 @@ from medlabel.models import (
     Adjudication,
     GoldScore,
     GoldStandard,
-    MirrorAnnotation,
     Physician,
     ProjectRecord,
     QualityConfig,
@@ -45,6 +44,7 @@ from medlabel.models import (
     RoutingPolicy,
 )
 from medlabel.models.quality import AdjudicationStatus, ResultStatus
+from medlabel.quality.queries import CountedRead, counted_reads
 from medlabel.quality.scoring import choice_label, confusion, per_label, posterior, same_answer
 from medlabel.routing.operations import mark_gold_tasks, route_review
 from medlabel.routing.policy import agreement_threshold, project_by_ls_id
@@ -96,13 +96,6 @@ class ConsensusReport:
     messages: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Reading:
-    annotation_id: int
-    physician_id: int
-    result: list[Any]
-
-
 def run_consensus(
     session: Session,
     settings: Settings,
@@ -136,7 +129,7 @@ def run_consensus(
         a.ls_task_id: a
         for a in session.scalars(select(Adjudication).where(Adjudication.ls_project_id == ls_project_id))
     }
-    readings = _readings(session, ls_project_id, None if whole else list(ls_task_ids or ()))
+    readings = counted_reads(session, ls_project_id, None if whole else list(ls_task_ids or ()))
     existing = {
         (r.ls_task_id, r.control): r
         for r in session.scalars(
@@ -147,7 +140,7 @@ def run_consensus(
         )
     }
     tasks = (set(readings) | {t for t, _ in existing} | (set() if whole else set(ls_task_ids or ()))) - gold
-    reviewer_reads: dict[int, _Reading] = {}
+    reviewer_reads: dict[int, CountedRead] = {}
     for task_id in tasks:
         adjudication = adjudications.get(task_id)
         if adjudication is not None and adjudication.reviewer_id is not None:
@@ -239,7 +232,7 @@ def reads_changed(
     project = session.scalar(select(ProjectRecord).where(ProjectRecord.ls_project_id == ls_project_id))
     if project is None or not ids:
         return None
-    readings = _readings(session, ls_project_id, list(ids))
+    readings = counted_reads(session, ls_project_id, list(ids))
     known = set(session.scalars(select(QualityResult.ls_task_id).where(QualityResult.ls_task_id.in_(ids))))
     due = {t for t in ids if len(readings.get(t, [])) >= project.reads or t in known}
     gold = set(session.scalars(select(GoldStandard.ls_task_id).where(GoldStandard.ls_task_id.in_(ids))))
@@ -265,44 +258,14 @@ def _label_config(session: Session, project: ProjectRecord, client: ClientFactor
     return config
 
 
-def _readings(
-    session: Session, ls_project_id: int, ls_task_ids: list[int] | None
-) -> dict[int, list[_Reading]]:
-    """task -> the reads that count, one per physician (their latest annotation), in annotation id order."""
-    query = select(
-        MirrorAnnotation.ls_task_id,
-        MirrorAnnotation.ls_annotation_id,
-        MirrorAnnotation.physician_id,
-        MirrorAnnotation.result,
-    ).where(
-        MirrorAnnotation.ls_project_id == ls_project_id,
-        MirrorAnnotation.deleted.is_(False),
-        MirrorAnnotation.was_cancelled.is_(False),
-        MirrorAnnotation.quarantined.is_(False),
-        MirrorAnnotation.physician_id.is_not(None),
-        MirrorAnnotation.ls_task_id.is_not(None),
-    )
-    if ls_task_ids is not None:
-        query = query.where(MirrorAnnotation.ls_task_id.in_(ls_task_ids))
-    latest: dict[tuple[int, int], _Reading] = {}
-    for task_id, annotation_id, physician_id, result in session.execute(
-        query.order_by(MirrorAnnotation.ls_annotation_id)
-    ):
-        latest[(task_id, physician_id)] = _Reading(annotation_id, physician_id, list(result or []))
-    by_task: dict[int, list[_Reading]] = defaultdict(list)
-    for (task_id, _), reading in sorted(latest.items(), key=lambda kv: kv[1].annotation_id):
-        by_task[task_id].append(reading)
-    return by_task
-
-
 def _row(
     control: Control,
     task_id: int,
     k: int,
-    readings: Sequence[_Reading],
+    readings: Sequence[CountedRead],
     results: Mapping[str, Consensus | None],
     adjudication: Adjudication | None,
-    reviewer: _Reading | None,
+    reviewer: CountedRead | None,
 ) -> dict[str, Any]:
     """What the result row of one task × control should say."""
     ids = [r.annotation_id for r in readings]
@@ -380,7 +343,7 @@ def _store(
 
 
 def _store_outcomes(
-    session: Session, task_id: int, control: Control, readings: Sequence[_Reading], row: Mapping[str, Any]
+    session: Session, task_id: int, control: Control, readings: Sequence[CountedRead], row: Mapping[str, Any]
 ) -> None:
     """Each read against the final answer; a read a reviewer's decision differs from is overturned."""
     if row["status"] in (ResultStatus.INCOMPLETE, ResultStatus.NO_AGGREGATOR, ResultStatus.READS_ONLY):
@@ -464,7 +427,7 @@ def _record_decisions(
     session: Session,
     controls: Sequence[Control],
     adjudications: Mapping[int, Adjudication],
-    reviewer_reads: Mapping[int, _Reading],
+    reviewer_reads: Mapping[int, CountedRead],
     now: datetime,
 ) -> set[int]:
     """A routed review whose reviewer has answered is decided; the reason is their TextArea text, if any."""
@@ -600,7 +563,7 @@ def _keep_gold(
 
 def _readers_of(session: Session, ls_project_id: int, ls_task_ids: Sequence[int]) -> set[int]:
     return {
-        r.physician_id for rs in _readings(session, ls_project_id, list(ls_task_ids)).values() for r in rs
+        r.physician_id for rs in counted_reads(session, ls_project_id, list(ls_task_ids)).values() for r in rs
     }
 
 
@@ -619,7 +582,7 @@ def score_physicians(session: Session, physician_ids: Iterable[int] | None = Non
         controls = {
             i.get("from_name") for i in gold.result if isinstance(i, dict) and i.get("type") == "choices"
         }
-        for reading in _readings(session, gold.ls_project_id, [gold.ls_task_id]).get(gold.ls_task_id, []):
+        for reading in counted_reads(session, gold.ls_project_id, [gold.ls_task_id]).get(gold.ls_task_id, []):
             if reading.annotation_id == gold.ls_annotation_id or (
                 wanted is not None and reading.physician_id not in wanted
             ):
