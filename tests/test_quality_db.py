@@ -5,8 +5,10 @@ and accuracy that moves routing's share weight."""
 
 from __future__ import annotations
 
+import csv
 import itertools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +35,7 @@ from medlabel.models import (
 )
 from medlabel.models.quality import AdjudicationStatus, ResultStatus
 from medlabel.quality.operations import import_gold, note_reason, promote_gold, run_consensus
+from medlabel.quality.report import gather, write_report
 from medlabel.quality.scoring import posterior
 from medlabel.routing.demo import demo_pool_rows
 from medlabel.routing.generator import to_csv
@@ -281,3 +284,25 @@ def offline_config(session: Session) -> Any:
             return type("Project", (), {"label_config": stored.label_config})()
 
     return lambda: type("Client", (), {"projects": Projects()})()
+
+
+def test_report_is_html_with_inline_svg_plots_and_csv(
+    db_session: Session, holders: dict[int, list[int]], labels: list[str], tmp_path: Path
+) -> None:
+    for task, answers in ((1, [0, 0, 0]), (2, [1, 1, 0]), (3, [2, 2, 2]), (4, [1, 3, 1])):
+        for pid, label in zip(holders[task], answers, strict=True):
+            read(db_session, task, pid, labels[label])
+    answer = [
+        {"from_name": "category", "to_name": "text", "type": "choices", "value": {"choices": [labels[0]]}}
+    ]
+    import_gold(db_session, CONTEXT.settings, PROJECT, [(1, answer)], client=offline_config(db_session))
+    report = gather(db_session, PROJECT)
+    assert {(r.label, r.tasks) for r in report.labels} >= {(labels[0], 1), (labels[2], 1)}
+    assert any(p.kappa is not None for p in report.pairs)
+    measured = [p for p in report.physicians if p.gold_total]
+    assert measured and all(p.low is not None and p.low < (p.accuracy or 0) < (p.high or 0) for p in measured)
+    paths = write_report(report, tmp_path / "out")
+    page = paths[0].read_text()
+    assert page.count("<svg") == 3 and "<script" not in page and "http://" not in page.split("<svg")[0]
+    with (tmp_path / "out" / "physicians.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == len(report.physicians)
