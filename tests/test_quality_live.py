@@ -246,4 +246,5 @@ def test_consensus_review_and_gold_end_to_end(
     report = medlabel(settings, "quality", "report", "--project", project, "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     page = (tmp_path / "report" / "report.html").read_text()
-    assert page.count("<svg") == 3 and str(disputed) in page and "Subtle basal opacity." in page
+    # agreement and accuracy plots; two tasks give no pair of physicians a kappa yet (the DB test draws one)
+    assert page.count("<svg") == 2 and str(disputed) in page and "Subtle basal opacity." in page
