@@ -42,12 +42,10 @@ class DemoReads:
     reviews: int = 0
 
 
-def submit_demo_reads(
-    client: LabelStudio, settings: Settings, session: Session, ls_project_id: int, keep_open: int | None
-) -> None:
-    """Two routed physicians (never `keep_open`, whose work the printed login shows) read one task each, and a
-    physician of the same pool who was not routed to the first of those tasks reads it too; then the readers of
-    a task `keep_open` does not hold read it with three different answers. Once per project."""
+def submit_demo_reads(client: LabelStudio, settings: Settings, session: Session, ls_project_id: int) -> None:
+    """Two routed physicians read one task each, and a physician of the same pool who was not routed to the
+    first of those tasks reads it too; then the readers of a task read it with three different answers. Once
+    per project (the printed login is chosen afterwards, among those with work left)."""
     project = project_by_ls_id(session, ls_project_id)
     if session.scalar(
         select(MirrorAnnotation.ls_annotation_id).where(MirrorAnnotation.ls_project_id == ls_project_id)
@@ -55,11 +53,7 @@ def submit_demo_reads(
         return  # a restart adds nothing
     config = call("read project", lambda: client.projects.get(id=ls_project_id)).label_config
     result = LabelInterface(config).generate_sample_prediction()["result"]
-    readers = [
-        (pid, tasks[0])
-        for pid, tasks in sorted(open_tasks_by_physician(session, project).items())
-        if pid != keep_open
-    ]
+    readers = [(pid, tasks[0]) for pid, tasks in sorted(open_tasks_by_physician(session, project).items())]
     if not readers:
         return
     first_task = readers[0][1]
@@ -68,12 +62,10 @@ def submit_demo_reads(
             select(Assignment.physician_id).join(RoutedTask).where(RoutedTask.ls_task_id == first_task)
         )
     )
-    outsider = session.scalar(
-        select(Physician.id).where(Physician.id.not_in(holders | {keep_open or -1})).order_by(Physician.id)
-    )
+    outsider = session.scalar(select(Physician.id).where(Physician.id.not_in(holders)).order_by(Physician.id))
     reads = [(pid, task, result) for pid, task in readers[:2]]
     reads += [(outsider, first_task, result)] if outsider is not None else []
-    reads += _disagreement(session, project.id, config, result, reads, keep_open)
+    reads += _disagreement(session, project.id, config, result, reads)
     with httpx.Client(base_url=settings.label_studio_url, timeout=60) as http:
         tokens = AccessTokens(settings, http)
         for physician_id, task, answer in reads:
@@ -95,7 +87,6 @@ def _disagreement(
     config: str,
     sample: list[dict[str, Any]],
     planned: list[tuple[int, int, list[dict[str, Any]]]],
-    keep_open: int | None,
 ) -> list[tuple[int, int, list[dict[str, Any]]]]:
     """Reads that complete one task with a different answer each on its first Choices control with 3+ labels."""
     control = next(
@@ -113,11 +104,7 @@ def _disagreement(
         holders.setdefault(task, []).append(pid)
     already = {(pid, t): answer for pid, t, answer in planned}
     task = next(
-        (
-            t
-            for t, pids in holders.items()
-            if keep_open not in pids and sum((pid, t) in already for pid in pids) <= 1
-        ),
+        (t for t, pids in holders.items() if sum((pid, t) in already for pid in pids) <= 1),
         None,
     )
     if task is None:
