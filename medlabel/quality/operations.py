@@ -140,6 +140,13 @@ def run_consensus(
         )
     }
     tasks = (set(readings) | {t for t, _ in existing} | (set() if whole else set(ls_task_ids or ()))) - gold
+    of_project = select(QualityResult.ls_task_id).where(QualityResult.ls_project_id == ls_project_id)
+    outcomes = {
+        (o.ls_annotation_id, o.control): o
+        for o in session.scalars(
+            select(ReadOutcome).where(ReadOutcome.ls_task_id.in_(of_project if whole else list(tasks)))
+        )
+    }
     reviewer_reads: dict[int, CountedRead] = {}
     for task_id in tasks:
         adjudication = adjudications.get(task_id)
@@ -198,7 +205,7 @@ def run_consensus(
                 reviewer_reads.get(task_id),
             )
             report.changed += _store(session, ls_project_id, task_id, control, row, existing, now)
-            _store_outcomes(session, task_id, control, readings.get(task_id, []), row)
+            _store_outcomes(session, task_id, control, readings.get(task_id, []), row, outcomes)
     if whole:
         _store_estimates(session, ls_project_id, estimates, now)
     session.commit()
@@ -343,7 +350,12 @@ def _store(
 
 
 def _store_outcomes(
-    session: Session, task_id: int, control: Control, readings: Sequence[CountedRead], row: Mapping[str, Any]
+    session: Session,
+    task_id: int,
+    control: Control,
+    readings: Sequence[CountedRead],
+    row: Mapping[str, Any],
+    outcomes: dict[tuple[int, str], ReadOutcome],
 ) -> None:
     """Each read against the final answer; a read a reviewer's decision differs from is overturned."""
     if row["status"] in (ResultStatus.INCOMPLETE, ResultStatus.NO_AGGREGATOR, ResultStatus.READS_ONLY):
@@ -356,18 +368,18 @@ def _store_outcomes(
     ):
         agrees = None if final is None else same_answer(read.items, final)
         overturned = row["status"] == ResultStatus.ADJUDICATED and agrees is False
-        outcome = session.get(ReadOutcome, (reading.annotation_id, control.name))
+        outcome = outcomes.get((reading.annotation_id, control.name))
         if outcome is None:
-            session.add(
-                ReadOutcome(
-                    ls_annotation_id=reading.annotation_id,
-                    control=control.name,
-                    ls_task_id=task_id,
-                    physician_id=reading.physician_id,
-                    agrees=agrees,
-                    overturned=overturned,
-                )
+            outcome = ReadOutcome(
+                ls_annotation_id=reading.annotation_id,
+                control=control.name,
+                ls_task_id=task_id,
+                physician_id=reading.physician_id,
+                agrees=agrees,
+                overturned=overturned,
             )
+            session.add(outcome)
+            outcomes[(reading.annotation_id, control.name)] = outcome
         elif (outcome.agrees, outcome.overturned) != (agrees, overturned):
             outcome.agrees, outcome.overturned = agrees, overturned
 
