@@ -232,7 +232,7 @@ def render_html(report: QualityReport) -> str:
     physicians = "".join(
         f"<tr><td>{p.physician_id}</td><td>{e(p.name)}</td><td>{e(p.tier)}</td><td>{p.reads}</td>"
         f"<td>{p.agrees_with_final}</td><td>{p.overturned}</td><td>{p.gold_correct}/{p.gold_total}</td>"
-        f"<td>{_num(p.accuracy)}</td><td>{_num(p.low)}–{_num(p.high)}</td></tr>"
+        f"<td>{_num(p.accuracy)}</td><td>{_interval(p.low, p.high)}</td></tr>"
         for p in report.physicians
     )
     return f"""<!doctype html>
@@ -255,6 +255,10 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}svg{{max-width:100
 
 def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "–" if low is None or high is None else f"{low:.2f}–{high:.2f}"
 
 
 def _svg(draw: Callable[[Axes], None]) -> str:
