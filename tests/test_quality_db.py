@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from config_templates import Overrides, get_template
 from medlabel.db import Base
-from medlabel.errors import LabelStudioError, QualityError
+from medlabel.errors import LabelStudioError, QualityError, RoutingError
 from medlabel.models import (
     Adjudication,
     Assignment,
@@ -34,6 +35,7 @@ from medlabel.models import (
     RoutedTask,
 )
 from medlabel.models.quality import AdjudicationStatus, ResultStatus
+from medlabel.quality.cli import read_gold_file
 from medlabel.quality.operations import import_gold, note_reason, promote_gold, run_consensus
 from medlabel.quality.report import gather, write_report
 from medlabel.quality.scoring import posterior
@@ -306,3 +308,74 @@ def test_report_is_html_with_inline_svg_plots_and_csv(
     assert page.count("<svg") == 3 and "<script" not in page and "http://" not in page.split("<svg")[0]
     with (tmp_path / "out" / "physicians.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == len(report.physicians)
+
+
+def test_review_respects_conflict_of_interest_and_retries_when_nobody_qualified(
+    db_session: Session, holders: dict[int, list[int]], labels: list[str]
+) -> None:
+    readers = holders[2]
+    specialists = [
+        p
+        for p in db_session.scalars(select(Physician).where(Physician.tier == "specialist"))
+        if p.id not in readers and "radiology" in p.certified_in()
+    ]
+    task = db_session.scalar(select(RoutedTask).where(RoutedTask.ls_task_id == 2))
+    assert task is not None and specialists
+    task.source_institution = "Source Hospital"
+    for physician in specialists:  # every possible reviewer works where the data comes from
+        physician.institution = "Source Hospital"
+    db_session.commit()
+    for pid, label in zip(readers, [0, 1, 2], strict=True):  # a three-way tie
+        read(db_session, 2, pid, labels[label])
+    review = db_session.get(Adjudication, 2)
+    assert (
+        review is not None and review.status == AdjudicationStatus.NO_REVIEWER and review.reviewer_id is None
+    )
+    assert review.trigger == "category: no consensus (agreement 0.33)"
+    assert results(db_session, 2)["category"].status == ResultStatus.NO_CONSENSUS
+
+    specialists[-1].institution = "Elsewhere"
+    db_session.commit()
+    report = run_consensus(db_session, CONTEXT.settings, PROJECT, client=offline, refresh_config=False)
+    assert report.reviews == [2]
+    db_session.expire_all()
+    review = db_session.get(Adjudication, 2)
+    assert review is not None and (review.status, review.reviewer_id) == (
+        AdjudicationStatus.ROUTED,
+        specialists[-1].id,
+    )
+
+
+def test_agreement_threshold_is_validated_with_the_policy(
+    db_session: Session, holders: dict[int, list[int]]
+) -> None:
+    project = db_session.scalar(select(ProjectRecord).where(ProjectRecord.ls_project_id == PROJECT))
+    assert project is not None
+    with pytest.raises(RoutingError, match="agreement_threshold must be between 0 and 1"):
+        set_policy(db_session, project, agreement_threshold=1.5)
+    assert (
+        set_policy(db_session, project, reads=3).agreement_threshold == 0.7
+    )  # kept when other fields change
+
+
+def test_three_right_gold_answers_do_not_make_a_perfect_physician() -> None:
+    three = posterior(3, 3)
+    assert 0.8 < three.mean < 0.85 and three.low < 0.5 and three.reads == 3
+    assert posterior(300, 300).mean > 0.99
+    assert (
+        posterior(0, 0, model_quality=0.9).reads == 5
+        and posterior(0, 0, model_quality=0.9).mean > posterior(0, 0).mean
+    )
+
+
+def test_gold_files_read_as_json_or_csv(tmp_path: Path) -> None:
+    answer = [
+        {"from_name": "category", "to_name": "text", "type": "choices", "value": {"choices": ["Normal"]}}
+    ]
+    (tmp_path / "a.json").write_text(json.dumps([{"task": 7, "result": answer}]))
+    (tmp_path / "b.csv").write_text("task,result\n7," + '"' + json.dumps(answer).replace('"', '""') + '"\n')
+    (tmp_path / "c.json").write_text("{not json")
+    assert read_gold_file(tmp_path / "a.json") == [(7, answer)]
+    assert read_gold_file(tmp_path / "b.csv") == [("7", answer)]
+    with pytest.raises(QualityError, match="cannot read gold file"):
+        read_gold_file(tmp_path / "c.json")
