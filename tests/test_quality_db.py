@@ -301,11 +301,16 @@ def test_report_is_html_with_inline_svg_plots_and_csv(
     report = gather(db_session, PROJECT)
     assert {(r.label, r.tasks) for r in report.labels} >= {(labels[0], 1), (labels[2], 1)}
     assert any(p.kappa is not None for p in report.pairs)
+    assert {(c.final, c.given) for c in report.confusion if c.final != c.given} == {
+        (labels[1], labels[0]),
+        (labels[1], labels[3]),
+    }
     measured = [p for p in report.physicians if p.gold_total]
     assert measured and all(p.low is not None and p.low < (p.accuracy or 0) < (p.high or 0) for p in measured)
     paths = write_report(report, tmp_path / "out")
     page = paths[0].read_text()
     assert page.count("<svg") == 3 and "<script" not in page and "http://" not in page.split("<svg")[0]
+    assert (tmp_path / "out" / "confusion.csv").exists()
     with (tmp_path / "out" / "physicians.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == len(report.physicians)
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from medlabel.models import Adjudication, GoldScore, Physician, QualityResult, ReaderEstimate, ReadOutcome
 from medlabel.models.quality import ResultStatus
-from medlabel.quality.queries import counted_reads
+from medlabel.quality.queries import CountedRead, counted_reads
 from medlabel.quality.scoring import NO_ANSWER, choice_label, posterior
 from medlabel.routing.policy import project_by_ls_id
 
@@ -68,6 +68,17 @@ class PairRow:
     kappa: float | None
 
 
+@dataclass(frozen=True)
+class ConfusionRow:
+    """How often a physician gave `given` where the final answer (consensus or reviewer) was `final`."""
+
+    physician_id: int
+    control: str
+    final: str
+    given: str
+    reads: int
+
+
 @dataclass
 class QualityReport:
     ls_project_id: int
@@ -76,6 +87,7 @@ class QualityReport:
     labels: list[LabelRow] = field(default_factory=list)
     physicians: list[PhysicianRow] = field(default_factory=list)
     pairs: list[PairRow] = field(default_factory=list)
+    confusion: list[ConfusionRow] = field(default_factory=list)
     adjudications: list[tuple[int, str, str, str | None]] = field(default_factory=list)
 
 
@@ -98,7 +110,9 @@ def gather(session: Session, ls_project_id: int) -> QualityReport:
         for (control, label), values in sorted(by_label.items())
     ]
     report.physicians = _physicians(session, ls_project_id)
-    report.pairs = _pairs(session, ls_project_id, sorted(choice_controls))
+    reads = counted_reads(session, ls_project_id, None)
+    report.pairs = _pairs(reads, sorted(choice_controls))
+    report.confusion = _confusion(reads, [r for r in rows if r.control in choice_controls and r.items])
     report.adjudications = [
         (a.ls_task_id, a.status, a.trigger, a.reason)
         for a in session.scalars(
@@ -163,20 +177,32 @@ def _physicians(session: Session, ls_project_id: int) -> list[PhysicianRow]:
     return rows
 
 
-def _pairs(session: Session, ls_project_id: int, controls: list[str]) -> list[PairRow]:
+def _given(read: CountedRead, control: str) -> str:
+    return choice_label([i for i in read.result if isinstance(i, dict) and i.get("from_name") == control])
+
+
+def _confusion(reads: dict[int, list[CountedRead]], results: list[QualityResult]) -> list[ConfusionRow]:
+    """Each physician's choices against the final answer of the tasks they read (the reviewer's read aside)."""
+    counts: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    for result in results:
+        final = choice_label(result.items)
+        for read in reads.get(result.ls_task_id, []):
+            if read.annotation_id in result.annotation_ids:
+                counts[(read.physician_id, result.control, final, _given(read, result.control))] += 1
+    return [ConfusionRow(*key, n) for key, n in sorted(counts.items())]
+
+
+def _pairs(reads: dict[int, list[CountedRead]], controls: list[str]) -> list[PairRow]:
     """Cohen's kappa per pair of physicians on the tasks both read, per choices control."""
     # TODO(merge): call medlabel.quality.agreement's pairwise metric once it lands (Fleiss, Krippendorff there).
     from sklearn.metrics import cohen_kappa_score
 
-    reads = counted_reads(session, ls_project_id, None)
     rows = []
     for control in controls:
         labels: dict[int, dict[int, str]] = defaultdict(dict)  # physician -> task -> label
         for task_id, task_reads in reads.items():
             for r in task_reads:
-                given = choice_label(
-                    [i for i in r.result if isinstance(i, dict) and i.get("from_name") == control]
-                )
+                given = _given(r, control)
                 if given != NO_ANSWER:
                     labels[r.physician_id][task_id] = given
         for first, second in itertools.combinations(sorted(labels), 2):
@@ -201,13 +227,14 @@ def _pairs(session: Session, ls_project_id: int, controls: list[str]) -> list[Pa
 
 
 def write_report(report: QualityReport, out_dir: Path) -> list[Path]:
-    """report.html plus labels.csv, physicians.csv and pairs.csv in `out_dir`; returns the paths written."""
+    """report.html plus labels.csv, physicians.csv, pairs.csv and confusion.csv in `out_dir`; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, rows, cls in (
         ("labels.csv", report.labels, LabelRow),
         ("physicians.csv", report.physicians, PhysicianRow),
         ("pairs.csv", report.pairs, PairRow),
+        ("confusion.csv", report.confusion, ConfusionRow),
     ):
         path = out_dir / name
         with path.open("w", newline="", encoding="utf-8") as handle:
@@ -235,6 +262,12 @@ def render_html(report: QualityReport) -> str:
         f"<td>{_num(p.accuracy)}</td><td>{_interval(p.low, p.high)}</td></tr>"
         for p in report.physicians
     )
+    confusion = "".join(
+        f"<tr><td>{c.physician_id}</td><td>{e(c.control)}</td><td>{e(c.final)}</td><td>{e(c.given)}</td>"
+        f"<td>{c.reads}</td></tr>"
+        for c in report.confusion
+        if c.final != c.given
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Quality: {e(report.title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
@@ -245,6 +278,8 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}svg{{max-width:100
 <h2>Physician accuracy (posterior mean, 95 % interval)</h2>{_accuracy_plot(report)}
 <table><tr><th>id</th><th>name</th><th>tier</th><th>reads</th><th>agree with final</th><th>overturned</th>
 <th>gold right</th><th>accuracy</th><th>95 % interval</th></tr>{physicians}</table>
+<h2>Where physicians differ from the final answer (confusion against consensus)</h2>
+<table><tr><th>physician</th><th>control</th><th>final</th><th>given</th><th>reads</th></tr>{confusion}</table>
 <h2>Pair agreement (Cohen's kappa)</h2>{_pairs_plot(report)}
 <h2>Adjudications</h2><table><tr><th>task</th><th>status</th><th>why</th><th>reviewer's reason</th></tr>
 {adjudications}</table>
