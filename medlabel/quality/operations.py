@@ -418,21 +418,26 @@ def _send_to_review(
     trigger: str,
     now: datetime,
 ) -> bool:
-    """Routing's own operation picks the reviewer; the adjudication records who (or that nobody qualified)."""
-    review = route_review(session, client, settings, project, task_id, trigger, now)
+    """Routing's own operation picks the reviewer; the adjudication records who (or that nobody qualified),
+    committed with the reviewer's assignment."""
     adjudication = session.get(Adjudication, task_id) or Adjudication(
         ls_task_id=task_id, ls_project_id=project.ls_project_id, created_at=now
     )
-    adjudication.trigger = trigger[:255]
-    adjudication.reviewer_id = review.reviewer_id
-    adjudication.status = (
-        AdjudicationStatus.ROUTED.value
-        if review.reviewer_id is not None
-        else AdjudicationStatus.NO_REVIEWER.value
+
+    def record(reviewer_id: int | None) -> None:
+        adjudication.trigger = trigger[:255]
+        adjudication.reviewer_id = reviewer_id
+        adjudication.status = (
+            AdjudicationStatus.ROUTED.value
+            if reviewer_id is not None
+            else AdjudicationStatus.NO_REVIEWER.value
+        )
+        session.add(adjudication)
+
+    return (
+        route_review(session, client, settings, project, task_id, trigger, now, record).reviewer_id
+        is not None
     )
-    session.add(adjudication)
-    session.commit()
-    return review.reviewer_id is not None
 
 
 def _record_decisions(

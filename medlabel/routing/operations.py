@@ -255,10 +255,18 @@ def route_review(
     ls_task_id: int,
     reason: str,
     now: datetime | None = None,
+    record: Callable[[int | None], None] | None = None,
 ) -> ReviewReport:
     """Route one more read of a task to a reviewer (`service.reviewer_policy`), excluding its readers and
-    conflicts of interest; commits, then adds the task to the reviewer's tab."""
+    conflicts of interest; commits, then adds the task to the reviewer's tab.
+
+    Args:
+        record: called with the reviewer's id (None if nobody qualified) before the commit, so the caller's
+            own record of the review is written in the same transaction as the assignment.
+    """
     reviewer = assign_reviewer(session, project, ls_task_id, reason, now)
+    if record is not None:
+        record(reviewer)
     session.commit()
     arrival = ArrivalReport(RouteReport())
     if reviewer is not None:
