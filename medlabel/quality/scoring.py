@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy.stats import beta
-
 #: The prior: a physician is taken to be 70 % right, with the weight of 4 reads.
 PRIOR_CORRECT = 2.8
 PRIOR_WRONG = 1.2
@@ -60,6 +58,8 @@ class Estimate:
 
 def posterior(correct: float, total: float, model_quality: float | None = None) -> Estimate:
     """Beta posterior of accuracy from `correct` of `total` gold reads, plus the model's estimate if any."""
+    from scipy.stats import beta  # importing scipy.stats takes seconds: not on sync's import path
+
     extra = MODEL_READS if model_quality is not None else 0
     a = PRIOR_CORRECT + correct + extra * (model_quality or 0.0)
     b = PRIOR_WRONG + (total - correct) + extra * (1.0 - (model_quality or 0.0))
