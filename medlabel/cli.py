@@ -344,3 +344,16 @@ main.add_command(
         "Mirror Label Studio's annotations: reconcile a project, its status, its quarantine.",
     )
 )
+main.add_command(
+    LazyCommand("consensus", "medlabel.quality.cli:consensus", "Consensus for every task of a project now.")
+)
+main.add_command(
+    LazyCommand(
+        "gold", "medlabel.quality.cli:gold", "Gold standards: import reference answers, promote a task."
+    )
+)
+main.add_command(
+    LazyCommand(
+        "quality", "medlabel.quality.cli:quality", "Quality report (HTML + CSV) and adjudication notes."
+    )
+)

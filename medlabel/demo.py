@@ -119,7 +119,8 @@ DEMOS = (
 def run_demo(client: LabelStudio, settings: Settings, ml_url: str) -> Demo:
     """Create (or find) each demo project, ingest its inputs, route them and pre-annotate them; give the
     physician with the most open work a password, so the printed login works in a browser; then a few
-    physicians read in the first project (one of them unrouted) and every project is mirrored."""
+    physicians read in the first project (one of them unrouted, three of them disagreeing) and every project is
+    mirrored and run through consensus."""
     existing = {p.title: int(p.id) for p in call("list projects", lambda: list(client.projects.list()))}
     projects = []
     for seed, spec in enumerate(DEMOS, start=11):
@@ -153,18 +154,17 @@ def run_demo(client: LabelStudio, settings: Settings, ml_url: str) -> Demo:
             )
         )
         logger.info("demo project %s ready: %s tasks", project_id, len(tasks))
-    with platform_session(settings) as session:
-        login = demo_login(session, settings)
     engine = make_engine(settings.database_url)
     maker = make_sessionmaker(engine)
     try:
         with maker() as session:
-            submit_demo_reads(
-                client, settings, session, projects[0].id, login.physician_id if login else None
-            )
+            submit_demo_reads(client, settings, session, projects[0].id)
         reads = [mirror_demo_project(maker, settings, p.id) for p in projects]
     finally:
         engine.dispose()
+    # after the reads (and the review they caused): the login shows whoever has the most work left
+    with platform_session(settings) as session:
+        login = demo_login(session, settings)
     return Demo(projects, login, reads)
 
 

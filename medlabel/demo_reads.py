@@ -1,5 +1,6 @@
 """The demo's first reads: a few physicians label through Label Studio as themselves, so the mirror has
-something to show; one of them labels a task that was not routed to them, which sync must quarantine.
+something to show; one of them labels a task that was not routed to them, which sync must quarantine, and the
+readers of one task disagree (a three-way tie), so consensus sends it to a senior reviewer.
 
 Reads are submitted with each physician's own Label Studio user (their JWT, the identity the gateway uses),
 not the admin's, so they exercise the same enforcement real reads meet.
@@ -9,16 +10,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.label_interface import LabelInterface
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from medlabel.accounts.label_studio import AccessTokens, provision
 from medlabel.ls_client import call
-from medlabel.models import Assignment, MirrorAnnotation, Physician, RoutedTask
+from medlabel.models import Adjudication, Assignment, MirrorAnnotation, Physician, RoutedTask
+from medlabel.models.routing import HOLDING_STATES
+from medlabel.quality.operations import run_consensus
 from medlabel.routing.label_studio import open_tasks_by_physician
 from medlabel.routing.policy import project_by_ls_id
 from medlabel.settings import Settings
@@ -34,13 +38,14 @@ class DemoReads:
     ls_project_id: int
     annotations: int
     quarantined: int
+    #: Tasks consensus sent to a reviewer.
+    reviews: int = 0
 
 
-def submit_demo_reads(
-    client: LabelStudio, settings: Settings, session: Session, ls_project_id: int, keep_open: int | None
-) -> None:
-    """Two routed physicians (never `keep_open`, whose work the printed login shows) read one task each, and a
-    physician of the same pool who was not routed to the first of those tasks reads it too. Once per project."""
+def submit_demo_reads(client: LabelStudio, settings: Settings, session: Session, ls_project_id: int) -> None:
+    """Two routed physicians read one task each, and a physician of the same pool who was not routed to the
+    first of those tasks reads it too; then the readers of a task read it with three different answers. Once
+    per project (the printed login is chosen afterwards, among those with work left)."""
     project = project_by_ls_id(session, ls_project_id)
     if session.scalar(
         select(MirrorAnnotation.ls_annotation_id).where(MirrorAnnotation.ls_project_id == ls_project_id)
@@ -48,11 +53,7 @@ def submit_demo_reads(
         return  # a restart adds nothing
     config = call("read project", lambda: client.projects.get(id=ls_project_id)).label_config
     result = LabelInterface(config).generate_sample_prediction()["result"]
-    readers = [
-        (pid, tasks[0])
-        for pid, tasks in sorted(open_tasks_by_physician(session, project).items())
-        if pid != keep_open
-    ]
+    readers = [(pid, tasks[0]) for pid, tasks in sorted(open_tasks_by_physician(session, project).items())]
     if not readers:
         return
     first_task = readers[0][1]
@@ -61,28 +62,87 @@ def submit_demo_reads(
             select(Assignment.physician_id).join(RoutedTask).where(RoutedTask.ls_task_id == first_task)
         )
     )
-    outsider = session.scalar(
-        select(Physician.id).where(Physician.id.not_in(holders | {keep_open or -1})).order_by(Physician.id)
-    )
-    reads = readers[:2] + ([(outsider, first_task)] if outsider is not None else [])
+    outsider = session.scalar(select(Physician.id).where(Physician.id.not_in(holders)).order_by(Physician.id))
+    reads = [(pid, task, result) for pid, task in readers[:2]]
+    reads += [(outsider, first_task, result)] if outsider is not None else []
+    reads += _disagreement(session, project.id, config, result, reads)
     with httpx.Client(base_url=settings.label_studio_url, timeout=60) as http:
         tokens = AccessTokens(settings, http)
-        for physician_id, task in reads:
+        for physician_id, task, answer in reads:
             physician = session.get(Physician, physician_id)
             assert physician is not None
             provision(settings, session, physician)
             answer = http.post(
                 f"/api/tasks/{task}/annotations/?project={ls_project_id}",
-                json={"result": result, "lead_time": 42.0},
+                json={"result": answer, "lead_time": 42.0},
                 headers={"Authorization": f"Bearer {tokens.get(physician)}"},
             )
             answer.raise_for_status()
     logger.info("demo project %s: %d reads submitted by physicians", ls_project_id, len(reads))
 
 
+def _disagreement(
+    session: Session,
+    project_id: int,
+    config: str,
+    sample: list[dict[str, Any]],
+    planned: list[tuple[int, int, list[dict[str, Any]]]],
+) -> list[tuple[int, int, list[dict[str, Any]]]]:
+    """Reads that complete one task with a different answer each on its first Choices control with 3+ labels."""
+    control = next(
+        (c for c in LabelInterface(config).controls if c.tag == "Choices" and len(c.labels) >= 3), None
+    )
+    if control is None:
+        return []
+    holders: dict[int, list[int]] = {}
+    for task, pid in session.execute(
+        select(RoutedTask.ls_task_id, Assignment.physician_id)
+        .join(Assignment, Assignment.task_id == RoutedTask.id)
+        .where(RoutedTask.project_id == project_id, Assignment.state.in_(HOLDING_STATES))
+        .order_by(RoutedTask.ls_task_id, Assignment.physician_id)
+    ):
+        holders.setdefault(task, []).append(pid)
+    already = {(pid, t): answer for pid, t, answer in planned}
+    task = next(
+        (t for t, pids in holders.items() if sum((pid, t) in already for pid in pids) <= 1),
+        None,
+    )
+    if task is None:
+        return []
+    taken = {_choice(already[(pid, task)], control.name) for pid in holders[task] if (pid, task) in already}
+    free = [label for label in control.labels if label not in taken]
+    reads = []
+    for pid in holders[task]:
+        if (pid, task) not in already:
+            label = free.pop(0)
+            answer = [i for i in sample if i.get("from_name") != control.name]
+            answer.append(
+                {
+                    "from_name": control.name,
+                    "to_name": control.to_name[0],
+                    "type": "choices",
+                    "value": {"choices": [label]},
+                }
+            )
+            reads.append((pid, task, answer))
+    return reads
+
+
+def _choice(result: list[dict[str, Any]], control: str) -> str | None:
+    for item in result:
+        if item.get("from_name") == control and item.get("value", {}).get("choices"):
+            return str(item["value"]["choices"][0])
+    return None
+
+
 def mirror_demo_project(maker: sessionmaker[Session], settings: Settings, ls_project_id: int) -> DemoReads:
-    """The same pass as `medlabel sync --project P`: whatever the webhooks brought, the mirror now matches."""
+    """The same passes as `medlabel sync --project P` then `medlabel consensus --project P`: whatever the webhooks
+    brought, the mirror now matches, and tasks whose readers disagree have gone to a reviewer."""
     reconcile(maker, settings, sync_context(settings), ls_project_id)
     with maker() as session:
+        run_consensus(session, settings, ls_project_id)
         shown = status(session, project_by_ls_id(session, ls_project_id))
-    return DemoReads(ls_project_id, shown.annotations, shown.quarantined)
+        reviews = session.scalar(
+            select(func.count()).select_from(Adjudication).where(Adjudication.ls_project_id == ls_project_id)
+        )
+    return DemoReads(ls_project_id, shown.annotations, shown.quarantined, int(reviews or 0))

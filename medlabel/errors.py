@@ -78,6 +78,14 @@ class UnknownRecordError(RoutingError):
     http_status = 404
 
 
+class QualityError(MedlabelError):
+    """Bad input to a quality flow: no such adjudication, an empty reason, an unreadable gold file."""
+
+    code = "quality_error"
+    http_status = 400
+    exit_code = 2
+
+
 class WebhookError(MedlabelError):
     """A webhook delivery the platform refuses (nothing of it is stored)."""
 

@@ -192,6 +192,12 @@ def run_stack(settings: Settings, ls_port: int, web_port: int, ml_port: int) -> 
             for r in demo.reads
             if r.annotations
         )
+        + "".join(
+            f"  quality          project {r.ls_project_id}: {r.reviews} task(s) sent to a reviewer"
+            f"   `medlabel quality report --project {r.ls_project_id} --open`\n"
+            for r in demo.reads
+            if r.annotations
+        )
         + f"  template catalog {platform_url}/templates\n"
         f"  ML backend       {settings.ml_backend_url}/health\n"
         f"  API token        in {ls.secrets_dir / 'admin_api_token'} (medlabel commands pick it up)\n"

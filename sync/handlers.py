@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from medlabel.db import utc
+from medlabel.errors import MedlabelError
 from medlabel.ls_client import make_client
 from medlabel.models import (
     AnnotationVersion,
@@ -27,6 +28,7 @@ from medlabel.models import (
     ProjectRecord,
 )
 from medlabel.models.routing import AssignmentState
+from medlabel.quality.operations import reads_changed
 from medlabel.routing import service as routing
 from medlabel.routing.label_studio import task_priority
 from medlabel.routing.operations import tasks_arrived
@@ -275,10 +277,34 @@ def _annotations(session: Session, context: SyncContext, event: LsEvent) -> None
     for task in event.tasks:
         mirror_task(session, event.ls_project_id, task)
     mirror_annotations(session, context, event.ls_project_id, event.annotations)
+    _quality(session, context, event.ls_project_id, {int(a["task"]) for a in event.annotations})
 
 
-def _annotations_deleted(session: Session, _context: SyncContext, event: LsEvent) -> None:
-    mark_annotations_deleted(session, event.ls_project_id, [a["id"] for a in event.annotations])
+def _annotations_deleted(session: Session, context: SyncContext, event: LsEvent) -> None:
+    ids = [a["id"] for a in event.annotations]
+    mark_annotations_deleted(session, event.ls_project_id, ids)
+    session.flush()
+    tasks = set(
+        session.scalars(
+            select(MirrorAnnotation.ls_task_id).where(
+                MirrorAnnotation.ls_annotation_id.in_(ids), MirrorAnnotation.ls_task_id.is_not(None)
+            )
+        )
+    )
+    if event.ls_project_id is not None:
+        _quality(session, context, event.ls_project_id, {t for t in tasks if t is not None})
+
+
+def _quality(session: Session, context: SyncContext, ls_project_id: int, ls_task_ids: set[int]) -> None:
+    """Quality's trigger (consensus at a task's k-th read, the reviewer's decision, gold scoring). Label
+    Studio being unreachable must not lose the mirror's write: `medlabel consensus` catches up later."""
+    session.flush()
+    try:
+        reads_changed(session, context.settings, ls_project_id, ls_task_ids)
+    except MedlabelError as exc:
+        logger.warning(
+            "project %s: consensus for tasks %s postponed: %s", ls_project_id, sorted(ls_task_ids), exc
+        )
 
 
 def _tasks_created(session: Session, context: SyncContext, event: LsEvent) -> None:

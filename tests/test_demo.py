@@ -13,7 +13,8 @@ from sqlalchemy import select
 from medlabel.accounts import operations
 from medlabel.db import platform_session
 from medlabel.demo import DEMOS, run_demo
-from medlabel.models import Account, MirrorAnnotation, Physician
+from medlabel.models import Account, Adjudication, MirrorAnnotation, Physician
+from medlabel.quality.report import gather, write_report
 from medlabel.settings import Settings
 from tests.fixtures.ml_backend import running_ml_backend, with_ml_auth
 from tests.fixtures.web import make_settings
@@ -65,11 +66,18 @@ def test_demo_feeds_every_project_through_ingest_routing_and_preannotation(
         assert account is not None and operations.authenticate(session, demo.login.email, demo.login.password)
         assert account.physician is not None and account.physician.ls_refresh_token is not None
 
-    # partly labelled: two routed physicians read in the first project as themselves, an unrouted one too; the
-    # mirror holds the three reads and sync quarantined the unrouted one
-    reads = {r.ls_project_id: (r.annotations, r.quarantined) for r in demo.reads}
-    assert reads[projects[0].id] == (3, 1)
-    assert all(reads[p.id] == (0, 0) for p in projects[1:])
+    # partly labelled: routed physicians read in the first project as themselves, an unrouted one too; the
+    # mirror holds the reads, sync quarantined the unrouted one, and one task's three-way disagreement went
+    # to a reviewer
+    reads = {r.ls_project_id: (r.annotations, r.quarantined, r.reviews) for r in demo.reads}
+    annotations, quarantined, reviews = reads[projects[0].id]
+    assert annotations >= 4 and (quarantined, reviews) == (1, 1)
+    assert all(reads[p.id] == (0, 0, 0) for p in projects[1:])
+    with platform_session(demo_settings) as session:
+        review = session.scalar(select(Adjudication).where(Adjudication.ls_project_id == projects[0].id))
+        assert review is not None and review.reviewer_id is not None and "no consensus" in review.trigger
+        page = write_report(gather(session, projects[0].id), demo_settings.state_dir / "report")[0]
+    assert "<svg" in page.read_text() and str(review.ls_task_id) in page.read_text()
     with platform_session(demo_settings) as session:
         stored = session.scalars(
             select(MirrorAnnotation).where(MirrorAnnotation.ls_project_id == projects[0].id)

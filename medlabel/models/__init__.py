@@ -4,10 +4,26 @@ from medlabel.models.accounts import Account, Invite, Role
 from medlabel.models.ingest import IngestedItem, IngestKey
 from medlabel.models.pool import Physician, PhysicianSpecialty
 from medlabel.models.projects import ProjectRecord
+from medlabel.models.quality import (
+    Adjudication,
+    GoldScore,
+    GoldStandard,
+    QualityConfig,
+    QualityResult,
+    ReaderEstimate,
+    ReadOutcome,
+)
 from medlabel.models.routing import Assignment, AssignmentEvent, DailyLoad, RoutedTask, RoutingPolicy
 from medlabel.models.sync import AnnotationVersion, InboxEvent, MirrorAnnotation, MirrorTask, SyncWatermark
 
 __all__ = [
+    "Adjudication",
+    "GoldScore",
+    "GoldStandard",
+    "QualityConfig",
+    "QualityResult",
+    "ReadOutcome",
+    "ReaderEstimate",
     "Account",
     "Invite",
     "Role",

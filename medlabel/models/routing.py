@@ -55,6 +55,8 @@ class RoutingPolicy(Base):
     reviewer_specialty: Mapped[str | None] = mapped_column(String(64))
     reviewer_tier: Mapped[str | None] = mapped_column(String(16))
     conflict_of_interest: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: A task whose consensus agreement is below this (or that has no consensus) goes to a reviewer.
+    agreement_threshold: Mapped[float] = mapped_column(Float, default=0.6, server_default="0.6")
     #: At most this many of this project's tasks per physician per day (on top of their own capacity).
     daily_capacity: Mapped[int | None] = mapped_column(Integer)
     deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

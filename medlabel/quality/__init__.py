@@ -1,1 +1,1 @@
-"""Quality: consensus runs, agreement, gold standards and adjudication over the physicians' reads."""
+"""Quality: consensus over the sync mirror, agreement, adjudication, gold standards and physician accuracy."""

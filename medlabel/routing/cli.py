@@ -228,6 +228,11 @@ def route_explain(ls_task_id: int, show_all: bool) -> None:
 @click.option("--gold-share", type=float, help="Extra gold-standard reads per new read (0–0.5).")
 @click.option("--reviewer-specialty", help="Specialty of the reviewer.")
 @click.option("--reviewer-tier", type=click.Choice(["labeler", "resident", "specialist"]))
+@click.option(
+    "--agreement-threshold",
+    type=float,
+    help="Consensus agreement below which a task goes to a reviewer (0–1).",
+)
 @click.option("--conflict-check/--no-conflict-check", "conflict_of_interest", default=None)
 @click.option("--daily-capacity", type=int, help="Max tasks of this project per physician per day.")
 @click.option("--deadline", type=click.DateTime(), help="Leases never run past this (UTC).")
@@ -254,5 +259,5 @@ def route_policy(ls_project_id: int, deadline: datetime | None, **changes: objec
     for name, value in vars(policy).items():
         click.echo(f"  {name:<28} {getattr(value, 'value', value)}")
     if stored is not None:
-        for name in ("client_name", "reviewer_specialty", "reviewer_tier"):
+        for name in ("client_name", "reviewer_specialty", "reviewer_tier", "agreement_threshold"):
             click.echo(f"  {name:<28} {getattr(stored, name)}")

@@ -3,7 +3,9 @@
 - `tasks_arrived`: new Label Studio tasks (after ingest, the TASKS_CREATED webhook, its RQ job);
 - `route_project_tasks`: every task of a project (`medlabel route --project`, the demo);
 - `set_physician_active`: pause (re-route their open work) or resume a physician (`medlabel pool pause`);
-- `change_policy`: a validated policy change, with k mirrored to Label Studio's maximum annotations.
+- `change_policy`: a validated policy change, with k mirrored to Label Studio's maximum annotations;
+- `route_review`: one more read of a task by a senior reviewer (quality's adjudication);
+- `mark_gold_tasks`: tasks become gold standards (quality's gold import and promote).
 
 Each one records what it knows in the platform DB, routes (`service.route_project`, dispatcher pure), commits,
 then publishes the result to Label Studio (worklist tabs; assignments on Enterprise). Label Studio only mirrors
@@ -37,7 +39,9 @@ from medlabel.routing.policy import policy_of, set_policy
 from medlabel.routing.service import (
     RouteReport,
     TaskInfo,
+    assign_reviewer,
     change_state,
+    mark_gold,
     register_tasks,
     route_project,
     set_active,
@@ -234,6 +238,55 @@ def change_policy(
         lambda: ls_client.projects.update(id=project.ls_project_id, maximum_annotations=row.reads),
     )
     return row
+
+
+@dataclass
+class ReviewReport:
+    #: The reviewer chosen, None when nobody qualified or had room.
+    reviewer_id: int | None
+    publish_error: str | None = None
+
+
+def route_review(
+    session: Session,
+    client: ClientFactory,
+    settings: Settings,
+    project: ProjectRecord,
+    ls_task_id: int,
+    reason: str,
+    now: datetime | None = None,
+    record: Callable[[int | None], None] | None = None,
+) -> ReviewReport:
+    """Route one more read of a task to a reviewer (`service.reviewer_policy`), excluding its readers and
+    conflicts of interest; commits, then adds the task to the reviewer's tab.
+
+    Args:
+        record: called with the reviewer's id (None if nobody qualified) before the commit, so the caller's
+            own record of the review is written in the same transaction as the assignment.
+    """
+    reviewer = assign_reviewer(session, project, ls_task_id, reason, now)
+    if record is not None:
+        record(reviewer)
+    session.commit()
+    arrival = ArrivalReport(RouteReport())
+    if reviewer is not None:
+        _publish(arrival, client, settings, session, project, {reviewer})
+        logger.info(
+            "project %s: task %s routed to reviewer %s (%s)",
+            project.ls_project_id,
+            ls_task_id,
+            reviewer,
+            reason,
+        )
+    return ReviewReport(reviewer, arrival.publish_error)
+
+
+def mark_gold_tasks(session: Session, project: ProjectRecord, ls_task_ids: Iterable[int]) -> int:
+    """Tasks become gold standards: routing mixes them into physicians' work at the policy's gold share. Label
+    Studio is not told (a gold task must look like any other); commits."""
+    changed = mark_gold(session, project, ls_task_ids)
+    session.commit()
+    return changed
 
 
 def _publish(

@@ -16,7 +16,9 @@ from medlabel.routing.rules import PhysicianView, Policy, qualification
 from medlabel.specialties import SPECIALTIES, Tier
 
 #: Policy fields a manager may set, beside the dispatcher's own: stored, shown, used by review and quality.
-EXTRA_FIELDS = ("client_name", "reviewer_specialty", "reviewer_tier")
+EXTRA_FIELDS = ("client_name", "reviewer_specialty", "reviewer_tier", "agreement_threshold")
+#: Consensus agreement below which a task goes to a reviewer, until a manager sets the project's own.
+DEFAULT_AGREEMENT_THRESHOLD = 0.6
 
 
 def project_by_ls_id(session: Session, ls_project_id: int) -> ProjectRecord:
@@ -61,6 +63,11 @@ def policy_of(session: Session, project: ProjectRecord) -> Policy:
     )
 
 
+def agreement_threshold(row: RoutingPolicy | None) -> float:
+    """The project's review threshold (the default until a policy row sets one)."""
+    return row.agreement_threshold if row is not None else DEFAULT_AGREEMENT_THRESHOLD
+
+
 def physician_view(physician: Physician, used_today: int = 0, used_today_project: int = 0) -> PhysicianView:
     return PhysicianView(
         id=physician.id,
@@ -81,8 +88,8 @@ def set_policy(session: Session, project: ProjectRecord, **changes: Any) -> Rout
     """Validate the whole new policy, then store it; a bad value raises and nothing is written.
 
     Args:
-        changes: any of Policy's fields plus client_name, reviewer_specialty, reviewer_tier; None leaves a
-            field as it is.
+        changes: any of Policy's fields plus client_name, reviewer_specialty, reviewer_tier,
+            agreement_threshold; None leaves a field as it is.
     """
     changes = {k: v for k, v in changes.items() if v is not None}
     unknown = set(changes) - set(Policy.__dataclass_fields__) - set(EXTRA_FIELDS)
@@ -102,6 +109,9 @@ def set_policy(session: Session, project: ProjectRecord, **changes: Any) -> Rout
         raise RoutingError(f"unknown reviewer specialty {reviewer_specialty!r}")
     if reviewer_tier is not None:
         reviewer_tier = _tier(reviewer_tier, "reviewer_tier").value
+    threshold = extras.get("agreement_threshold", agreement_threshold(current))
+    if not 0.0 <= threshold <= 1.0:
+        raise RoutingError(f"agreement_threshold must be between 0 and 1, not {threshold}")
     _check_pool(session, policy)
     row = current or RoutingPolicy(project_id=project.id)
     for name, value in asdict(policy).items():
@@ -109,6 +119,7 @@ def set_policy(session: Session, project: ProjectRecord, **changes: Any) -> Rout
     row.client_name = extras.get("client_name", current.client_name if current else None)
     row.reviewer_specialty = reviewer_specialty
     row.reviewer_tier = reviewer_tier
+    row.agreement_threshold = threshold
     if row.reads != project.reads:
         project.reads = row.reads
     session.add(row)

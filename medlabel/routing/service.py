@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
@@ -29,6 +29,7 @@ from medlabel.models import (
     PhysicianSpecialty,
     ProjectRecord,
     RoutedTask,
+    RoutingPolicy,
 )
 from medlabel.models.routing import HOLDING_STATES, AssignmentState
 from medlabel.routing.dispatcher import Dispatcher, TaskRequest, candidates
@@ -428,7 +429,7 @@ def _gold_reads(
 
 
 def _insert_assignments(
-    session: Session, rows: list[dict[str, object]], now: datetime, project_id: int
+    session: Session, rows: list[dict[str, object]], now: datetime, project_id: int, reason: str = "routed"
 ) -> None:
     """Insert new assigned reads of one project's tasks, their events, and count them in today's loads."""
     if not rows:
@@ -441,10 +442,79 @@ def _insert_assignments(
     session.execute(
         insert(EVENTS),
         [
-            {"assignment_id": i, "from_state": None, "to_state": "assigned", "reason": "routed", "at": now}
+            {"assignment_id": i, "from_state": None, "to_state": "assigned", "reason": reason, "at": now}
             for i in ids
         ],
     )
+
+
+def reviewer_policy(session: Session, project: ProjectRecord, reader_tiers: Iterable[Tier]) -> Policy:
+    """Who may review a project's task: the policy's reviewer specialty (else the project's) at the reviewer
+    tier (default specialist) and above every reader's tier (a specialist panel is reviewed by a specialist)."""
+    policy = policy_of(session, project)
+    row = session.get(RoutingPolicy, project.id)
+    tier = Tier(row.reviewer_tier) if row is not None and row.reviewer_tier else Tier.SPECIALIST
+    tiers = list(Tier)
+    above_readers = max((t.rank + 1 for t in reader_tiers), default=0)
+    tier = tiers[min(max(tier.rank, above_readers), len(tiers) - 1)]
+    specialty = row.reviewer_specialty if row is not None and row.reviewer_specialty else policy.specialty
+    return replace(
+        policy,
+        specialty=specialty,
+        subspecialty=policy.subspecialty if specialty == policy.specialty else None,
+        min_tier=tier,
+        require_board_certification=tier is Tier.SPECIALIST,
+    )
+
+
+def assign_reviewer(
+    session: Session, project: ProjectRecord, ls_task_id: int, reason: str, now: datetime | None = None
+) -> int | None:
+    """Give a task one more read by a reviewer (see `reviewer_policy`): never one of its past or present
+    readers, never from its source institution (when the policy checks conflicts of interest), within
+    capacity. Returns the reviewer's physician id, or None if nobody qualifies. Does not commit."""
+    now = now or datetime.now(UTC)
+    task = session.scalar(select(RoutedTask).where(RoutedTask.ls_task_id == ls_task_id).with_for_update())
+    if task is None or task.project_id != project.id:
+        raise UnknownRecordError(f"task {ls_task_id} is not a routed task of project {project.ls_project_id}")
+    readers = session.execute(
+        select(Assignment.physician_id, Physician.tier)
+        .join(Physician, Physician.id == Assignment.physician_id)
+        .where(Assignment.task_id == task.id)
+    ).all()
+    policy = reviewer_policy(session, project, [Tier(tier) for _, tier in readers])
+    views = eligible_views(session, project.id, now, policy)
+    dispatcher = Dispatcher(candidates(views, policy), policy.conflict_of_interest)
+    decision = dispatcher.assign(
+        TaskRequest(task.id, 1, task.source_institution, exclude=frozenset(pid for pid, _ in readers))
+    )
+    if not decision.physician_ids:
+        logger.warning("task %s: no %s+ %s reviewer available", ls_task_id, policy.min_tier, policy.specialty)
+        return None
+    reviewer = decision.physician_ids[0]
+    row = {
+        "task_id": task.id,
+        "physician_id": reviewer,
+        "leased_until": _lease_end(policy, now),
+        "is_gold_read": False,
+    }
+    _insert_assignments(session, [row], now, project.id, reason=f"review: {reason}"[:255])
+    return reviewer
+
+
+def mark_gold(session: Session, project: ProjectRecord, ls_task_ids: Iterable[int]) -> int:
+    """Make tasks gold standards for routing (mixed into physicians' work at the policy's gold share); returns
+    how many changed. Does not commit."""
+    ids = list(ls_task_ids)
+    result = session.execute(
+        update(RoutedTask)
+        .where(
+            RoutedTask.ls_task_id.in_(ids), RoutedTask.project_id == project.id, RoutedTask.is_gold.is_(False)
+        )
+        .values(is_gold=True)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def route_new_tasks(

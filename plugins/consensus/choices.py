@@ -6,7 +6,7 @@ disagrees); multi-label and rubric Choices have their own aggregators (`multilab
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -51,7 +51,9 @@ def votes_of(reads_by_task: Mapping[int, Sequence[Read]]) -> dict[int, Votes]:
 def _consensus(
     control: Control, votes: Votes, winner: str | None, method: str, confidence: float | None = None
 ) -> Consensus:
-    agreeing = sum(choice == winner for _, choice in votes)
+    """Agreement: the share of reads for the winner; on a tie, the largest share any answer got."""
+    shares = Counter(choice for _, choice in votes)
+    agreeing = shares[winner] if winner is not None else max(shares.values())
     return Consensus(
         [choice_item(control, winner)] if winner is not None else None,
         agreeing / len(votes),
