@@ -1,6 +1,7 @@
 """The demo's first reads: a few physicians label through Label Studio as themselves, so the mirror has
 something to show; one of them labels a task that was not routed to them, which sync must quarantine, and the
-readers of one task disagree (a three-way tie), so consensus sends it to a senior reviewer.
+readers of one task disagree on a single-choice question, so consensus sends it to a senior reviewer (the demo
+project asks for 75% agreement, so even a 2–1 split on a two-choice question goes to review).
 
 Reads are submitted with each physician's own Label Studio user (their JWT, the identity the gateway uses),
 not the admin's, so they exercise the same enforcement real reads meet.
@@ -24,6 +25,7 @@ from medlabel.models import Adjudication, Assignment, MirrorAnnotation, Physicia
 from medlabel.models.routing import HOLDING_STATES
 from medlabel.quality.operations import run_consensus
 from medlabel.routing.label_studio import open_tasks_by_physician
+from medlabel.routing.operations import change_policy
 from medlabel.routing.policy import project_by_ls_id
 from medlabel.settings import Settings
 from sync.operations import sync_context
@@ -31,6 +33,8 @@ from sync.queries import status
 from sync.reconcile import reconcile
 
 logger = logging.getLogger(__name__)
+#: The demo project's agreement threshold: below it, a task goes to a reviewer.
+DEMO_AGREEMENT = 0.75
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ def submit_demo_reads(client: LabelStudio, settings: Settings, session: Session,
     outsider = session.scalar(select(Physician.id).where(Physician.id.not_in(holders)).order_by(Physician.id))
     reads = [(pid, task, result) for pid, task in readers[:2]]
     reads += [(outsider, first_task, result)] if outsider is not None else []
+    change_policy(session, lambda: client, project, agreement_threshold=DEMO_AGREEMENT)
     reads += _disagreement(session, project.id, config, result, reads)
     with httpx.Client(base_url=settings.label_studio_url, timeout=60) as http:
         tokens = AccessTokens(settings, http)
@@ -88,9 +93,15 @@ def _disagreement(
     sample: list[dict[str, Any]],
     planned: list[tuple[int, int, list[dict[str, Any]]]],
 ) -> list[tuple[int, int, list[dict[str, Any]]]]:
-    """Reads that complete one task with a different answer each on its first Choices control with 3+ labels."""
+    """Reads that complete one task with answers spread over the labels of its first single-choice Choices
+    control (a multi-label control would not do: three different labels are three agreed "no"s per label)."""
     control = next(
-        (c for c in LabelInterface(config).controls if c.tag == "Choices" and len(c.labels) >= 3), None
+        (
+            c
+            for c in LabelInterface(config).controls
+            if c.tag == "Choices" and len(c.labels) >= 2 and (c.attr or {}).get("choice") != "multiple"
+        ),
+        None,
     )
     if control is None:
         return []
@@ -103,36 +114,30 @@ def _disagreement(
     ):
         holders.setdefault(task, []).append(pid)
     already = {(pid, t): answer for pid, t, answer in planned}
-    task = next(
-        (t for t, pids in holders.items() if sum((pid, t) in already for pid in pids) <= 1),
-        None,
-    )
+    task = next((t for t, pids in holders.items() if sum((pid, t) in already for pid in pids) <= 1), None)
     if task is None:
         return []
-    taken = {_choice(already[(pid, task)], control.name) for pid in holders[task] if (pid, task) in already}
-    free = [label for label in control.labels if label not in taken]
+    taken = {
+        str(item["value"]["choices"][0])
+        for pid in holders[task]
+        for item in already.get((pid, task), [])
+        if item.get("from_name") == control.name and item.get("value", {}).get("choices")
+    }
+    # labels nobody gave yet first: three labels make a three-way tie, two a 2–1 split
+    labels = [label for label in control.labels if label not in taken] + sorted(taken)
     reads = []
-    for pid in holders[task]:
-        if (pid, task) not in already:
-            label = free.pop(0)
-            answer = [i for i in sample if i.get("from_name") != control.name]
-            answer.append(
-                {
-                    "from_name": control.name,
-                    "to_name": control.to_name[0],
-                    "type": "choices",
-                    "value": {"choices": [label]},
-                }
-            )
-            reads.append((pid, task, answer))
+    for pid in (p for p in holders[task] if (p, task) not in already):
+        answer = [i for i in sample if i.get("from_name") != control.name]
+        answer.append(
+            {
+                "from_name": control.name,
+                "to_name": control.to_name[0],
+                "type": "choices",
+                "value": {"choices": [labels[len(reads) % len(labels)]]},
+            }
+        )
+        reads.append((pid, task, answer))
     return reads
-
-
-def _choice(result: list[dict[str, Any]], control: str) -> str | None:
-    for item in result:
-        if item.get("from_name") == control and item.get("value", {}).get("choices"):
-            return str(item["value"]["choices"][0])
-    return None
 
 
 def mirror_demo_project(maker: sessionmaker[Session], settings: Settings, ls_project_id: int) -> DemoReads:

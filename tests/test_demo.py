@@ -67,7 +67,7 @@ def test_demo_feeds_every_project_through_ingest_routing_and_preannotation(
         assert account.physician is not None and account.physician.ls_refresh_token is not None
 
     # partly labelled: routed physicians read in the first project as themselves, an unrouted one too; the
-    # mirror holds the reads, sync quarantined the unrouted one, and one task's three-way disagreement went
+    # mirror holds the reads, sync quarantined the unrouted one, and one task's 2–1 split on "certainty" went
     # to a reviewer
     reads = {r.ls_project_id: (r.annotations, r.quarantined, r.reviews) for r in demo.reads}
     annotations, quarantined, reviews = reads[projects[0].id]
@@ -75,7 +75,7 @@ def test_demo_feeds_every_project_through_ingest_routing_and_preannotation(
     assert all(reads[p.id] == (0, 0, 0) for p in projects[1:])
     with platform_session(demo_settings) as session:
         review = session.scalar(select(Adjudication).where(Adjudication.ls_project_id == projects[0].id))
-        assert review is not None and review.reviewer_id is not None and "no consensus" in review.trigger
+        assert review is not None and review.reviewer_id is not None and "certainty" in review.trigger
         page = write_report(gather(session, projects[0].id), demo_settings.state_dir / "report")[0]
     assert "<svg" in page.read_text() and str(review.ls_task_id) in page.read_text()
     with platform_session(demo_settings) as session:

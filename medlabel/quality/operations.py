@@ -186,7 +186,7 @@ def run_consensus(
                 }
                 for task_id, consensus in per_region(control, regions, by_task, weights=weights).items():
                     results[task_id][control.name] = consensus
-                continue
+            continue  # without agreed regions, there is nothing for a per-region answer to describe yet
         aggregator = aggregator_for(control)
         if aggregator is None:
             report.messages.append(
@@ -301,6 +301,11 @@ def _row(
     }
     if len(readings) < k:
         return row | {"status": ResultStatus.INCOMPLETE.value, "message": f"{len(readings)} of {k} reads"}
+    if control.name not in results and control.attrs.get("perregion") == "true":
+        return row | {
+            "status": ResultStatus.NO_CONSENSUS.value,
+            "message": f"{control.tag} '{control.name}' describes regions, and no region was agreed",
+        }
     if control.name not in results or results[control.name] is None:
         return row | {
             "status": ResultStatus.NO_AGGREGATOR.value,
