@@ -136,6 +136,50 @@ DEV: tuple[Template, ...] = (
         "ko",
         "협진 회신\n{KP} 님 ({AGE}세) 진찰함. {KMED}\n{KDATE} 재진. 내과 {KD} 드림. 문의 {KPHONE} {EXT}",
     ),
+    _t(
+        "en_brief",
+        "en",
+        "Brief note\n{P}, {AGE} years of age, came in with her granddaughter {Rf}. {MED}\n{Pf} and {Rf} were "
+        "updated at bedside. {Pl} prefers to go home.\nWarm regards,\n{D}",
+    ),
+    _t(
+        "en_sign_out",
+        "en",
+        "Sign-out: {Pl}, {Pf} (bed 12). {MED} Wife {Rf} will visit tonight; her cell {PHONE}.\n"
+        "Reviewed with attending {D} and fellow {D2}.",
+    ),
+    _t(
+        "en_message",
+        "en",
+        "Message from {R}, the patient's nephew, on {DATE}: {Pf} fell at home. {MED} Left voicemail for {Rf} at "
+        "{PHONEX}. Will try again. -{N}",
+    ),
+    _t(
+        "en_referral",
+        "en",
+        "To: {D}\nFrom: {D2}\nSubject: {P}\n{Pl} is a {AGE} year old retired nurse. {MED} {EPO} stable. Lives "
+        "at {ADDR} with a friend, {R}.\nBest wishes,\n{D2}",
+    ),
+    _t(
+        "ko_surgery",
+        "ko",
+        "수술 전 기록\n집도의: {KD}, 마취의 {KN}\n{KP} ({AGE}세, 여) {KDATE} 수술 예정. {KMED}\n{KPg}이에게 금식 설명함.",
+    ),
+    _t(
+        "ko_rounds",
+        "ko",
+        "회진 {KSDATE}\n{KP}이 밤사이 잠을 못 잠. {KMED}\n며느리 {KR} 방문. {KR}에게 상태 설명.\n외과 {KD}",
+    ),
+    _t(
+        "ko_call",
+        "ko",
+        "전화 상담: {KP} 님 보호자({KR})와 통화함 ({KPHONE}). {KMED} {KPg}가 어지럼 호소한다고 함.",
+    ),
+    _t(
+        "ko_nursing2",
+        "ko",
+        "{KDATE} 간호\n{KP}, 환자 진통제 요청함. {KMED}\n손녀 {KR}가 보호자로 있음. {KSDATE} 퇴원 예정.\n담당 간호사 {KN}",
+    ),
 )
 
 HELDOUT: tuple[Template, ...] = (

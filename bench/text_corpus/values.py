@@ -64,7 +64,9 @@ class Values:
     def _en_person(self, key: str, eponym: bool = False) -> tuple[str, str]:
         if key not in self.people:
             first = self.en.first_name()
-            last = self.rng.choice(list(EPONYMS)) if eponym and self.rng.random() < 0.5 else self.en.last_name()
+            last = (
+                self.rng.choice(list(EPONYMS)) if eponym and self.rng.random() < 0.5 else self.en.last_name()
+            )
             self.people[key] = (first, last)
         return self.people[key]
 
@@ -136,7 +138,11 @@ def _ko_short_date(v: Values) -> str:
 
 
 def _en_phone(v: Values) -> str:
-    a, b, c = v.digits(3).replace("0", "2", 1), v.digits(3), v.digits(4)
+    a, b, c = (
+        str(v.rng.randint(2, 9)) + v.digits(2),
+        v.digits(3),
+        v.digits(4),
+    )  # NANP: no area code starts 0/1
     return v.pick(f"({a}) {b}-{c}", f"{a}-{b}-{c}", f"{a}.{b}.{c}", f"+1 {a} {b} {c}", f"1-{a}-{b}-{c}")
 
 
@@ -160,7 +166,9 @@ def _en_address(v: Values) -> str:
 
 
 def _romanized_ko_address(v: Values) -> str:
-    road = v.pick("Olympic", "Teheran", "Sejong-daero", "Jong", "Eulji", "Banpo-daero", "Gangnam-daero", "Dosan-daero")
+    road = v.pick(
+        "Olympic", "Teheran", "Sejong-daero", "Jong", "Eulji", "Banpo-daero", "Gangnam-daero", "Dosan-daero"
+    )
     road = road if "-" in road else f"{road}-ro"
     gil = v.pick("", f" {v.rng.randint(1, 80)}-gil")
     city = v.pick(", Songpa-gu, Seoul", ", Jongno-gu, Seoul", ", Bundang-gu, Seongnam-si", "")
@@ -181,7 +189,11 @@ def _mrn(v: Values) -> str:
 
 def _serial(v: Values) -> str:
     letters = "".join(v.rng.choice(string.ascii_uppercase) for _ in range(v.rng.randint(2, 3)))
-    return v.pick(f"{letters}{v.digits(6)}", f"{letters}-{v.digits(4)}-{v.digits(4)}", f"{v.digits(4)}{letters}{v.digits(3)}")
+    return v.pick(
+        f"{letters}{v.digits(6)}",
+        f"{letters}-{v.digits(4)}-{v.digits(4)}",
+        f"{v.digits(4)}{letters}{v.digits(3)}",
+    )
 
 
 def _rrn(v: Values) -> str:

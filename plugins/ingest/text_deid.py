@@ -1,9 +1,16 @@
-"""Scrub identifiers from English and Korean clinical notes: each becomes a typed placeholder like ``[NAME]``.
+"""Scrub identifiers from English and Korean clinical notes: each becomes a typed placeholder like ``[NAME]``
+(an age over 89 becomes "90+", HIPAA Safe Harbor's aggregate).
 
-The rules (`plugins.ingest.text_deid_rules`) propose character ranges with a kind; ranges are painted in rule
-priority order (a character belongs to the first rule that claims it), so overlapping rules never leave part of
-an identifier behind. Each painted run becomes one placeholder; `Scrubbed.map_span` moves offsets of spans that
-came with the note past the replacements.
+Ranges are painted in priority order (a character belongs to the first layer that claims it), so overlapping
+finders never leave part of an identifier behind:
+1. protected medical phrases ("Graves disease", "Heart Failure Clinic"), painted to be kept;
+2. the rules (`plugins.ingest.text_deid_rules`), minus Korean "names" that Kiwi reads as a common noun
+   ("환자 진통제 요청함");
+3. names the CRF (`plugins.ingest.text_deid_crf`) tags over Kiwi tokens, a Korean name stretched to its
+   particle (송채혁|은);
+4. every other mention of a name found so far, and the given name of a Korean full name (이예진 … 예진이).
+Each painted run becomes one placeholder; `Scrubbed.map_span` moves offsets of spans that came with the note
+past the replacements. Name-like tokens scored near the threshold are reported in `Scrubbed.uncertain`.
 """
 
 from __future__ import annotations
@@ -14,7 +21,16 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from plugins.ingest.text_deid_rules import EN_NAME_STOPWORDS, RULES
+from plugins.ingest.text_deid_crf import name_probabilities
+from plugins.ingest.text_deid_gazetteer import en_common_words, ko_surnames
+from plugins.ingest.text_deid_korean import Token, is_trailing, tokenize
+from plugins.ingest.text_deid_rules import EN_NAME_STOPWORDS, PROTECTED, RULES, Rule
+
+KEEP = "KEEP"
+#: A CRF name score at or above this is replaced; between `UNSURE` and `CERTAIN` it is also reported.
+THRESHOLD, UNSURE, CERTAIN = 0.5, 0.15, 0.8
+_HANGUL = re.compile("[가-힣]+")
+_KO_NAME_END = "(?=[이가은는을를의와과야아도께에씨님]|[^가-힣]|$)"
 
 
 @dataclass(frozen=True)
@@ -27,7 +43,18 @@ class Replacement:
 
     @property
     def placeholder(self) -> str:
-        return f"[{self.kind}]"
+        return "90+" if self.kind == "AGE" else f"[{self.kind}]"
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """A name-like token the scrubber was unsure of: kept (`replaced` False) or replaced with a low score."""
+
+    start: int
+    end: int
+    kind: str
+    score: float
+    replaced: bool
 
 
 @dataclass(frozen=True)
@@ -36,6 +63,7 @@ class Scrubbed:
 
     text: str
     replacements: tuple[Replacement, ...]
+    uncertain: tuple[Uncertain, ...] = ()
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(r.kind for r in self.replacements))
@@ -52,8 +80,8 @@ class Scrubbed:
         return start + shift, end + shift
 
 
-def _candidates(text: str) -> Iterator[tuple[int, int, str]]:
-    for rule in RULES:
+def _candidates(text: str, rules: tuple[Rule, ...] = RULES) -> Iterator[tuple[int, int, str]]:
+    for rule in rules:
         for match in rule.pattern.finditer(text):
             if rule.accept is not None and not rule.accept(match):
                 continue
@@ -101,33 +129,105 @@ class _Painting:
         return merged
 
 
+def _common_korean_word(tokens: list[Token], start: int, end: int) -> bool:
+    """A Hangul "name" from a cue rule that Kiwi knows as a common noun of 2+ syllables (환자 진통제)."""
+    first = next((t for t in tokens if t.start <= start < t.end), None)
+    return (
+        first is not None
+        and first.tag == "NNG"
+        and first.known
+        and first.end - first.start >= 2
+        and first.start == start
+    )
+
+
+def _crf_names(
+    text: str, tokens: list[Token], scores: list[float]
+) -> tuple[list[tuple[int, int]], list[Uncertain]]:
+    """Name ranges from the CRF's token scores; a Korean name runs on to its particle, adjacent English name
+    words join across spaces and apostrophes."""
+    names: list[tuple[int, int]] = []
+    unsure: list[Uncertain] = []
+    i = 0
+    while i < len(tokens):
+        token, score = tokens[i], scores[i]
+        name_like = token.form[:1].isupper() or _HANGUL.fullmatch(token.form) is not None
+        if token.form.lower() in EN_NAME_STOPWORDS:
+            score = 0.0  # "Dear", "Dr", "Re" start lines of letters; they are never the name itself
+        elif token.tag == "NNG" and token.known and len(token.form) >= 2:
+            score = min(score, THRESHOLD - 0.01)  # a noun in Kiwi's dictionary (유방암): at most uncertain
+        if score < THRESHOLD:
+            if score >= UNSURE and name_like and not is_trailing(token):
+                unsure.append(Uncertain(token.start, token.end, "NAME", round(score, 3), False))
+            i += 1
+            continue
+        start, end, low = token.start, token.end, score
+        j = i + 1
+        while j < len(tokens) and text[end : tokens[j].start].strip(" '’-") == "":
+            nxt = tokens[j]
+            joins_hangul = _HANGUL.fullmatch(nxt.form) and nxt.start == end and not is_trailing(nxt)
+            if scores[j] >= THRESHOLD or (joins_hangul and nxt.end - start <= 4):
+                end, low = nxt.end, min(low, max(scores[j], THRESHOLD))
+                j += 1
+            else:
+                break
+        names.append((start, end))
+        if low < CERTAIN:
+            unsure.append(Uncertain(start, end, "NAME", round(low, 3), True))
+        i = j
+    return names, unsure
+
+
 def _propagated_names(text: str, names: list[Replacement]) -> Iterator[tuple[int, int, str]]:
-    """Once a name is found in context, its other mentions are names too ("Dr. Smith … Smith agreed")."""
+    """Once a name is found, its other mentions are names too ("Dr. Smith … Smith agreed"), and so is the
+    given name of a Korean full name (이예진 … 예진이가)."""
     tokens: set[str] = set()
     for name in names:
         for word in re.findall(r"[A-Za-z][A-Za-z'-]+|[가-힣]{2,4}", text[name.start : name.end]):
-            if word.lower() not in EN_NAME_STOPWORDS and (len(word) >= 3 or re.match("[가-힣]", word)):
+            if _HANGUL.fullmatch(word):
+                tokens.add(word)
+                if len(word) == 3 and word[0] in ko_surnames():
+                    tokens.add(word[1:])
+            elif (
+                word.lower() not in EN_NAME_STOPWORDS
+                and word.lower() not in en_common_words()
+                and len(word) >= 3
+                and word[:1].isupper()
+            ):
                 tokens.add(word)
     for token in sorted(tokens, key=len, reverse=True):
-        hangul = re.match("[가-힣]", token) is not None
-        pattern = r"(?<![가-힣])" + re.escape(token) if hangul else rf"\b{re.escape(token)}\b"
+        hangul = _HANGUL.fullmatch(token) is not None
+        pattern = rf"(?<![가-힣]){re.escape(token)}{_KO_NAME_END}" if hangul else rf"\b{re.escape(token)}\b"
         for match in re.finditer(pattern, text):
             yield match.start(), match.end(), "NAME"
 
 
 def scrub(text: str) -> Scrubbed:
-    """Replace every identifier the rules find by its typed placeholder."""
+    """Replace every identifier found by its placeholder; report the name-like tokens scored near the line."""
     painting = _Painting()
-    for candidate in _candidates(text):
+    for candidate in _candidates(text, PROTECTED):
         painting.paint(*candidate)
+    tokens = tokenize(text)
+    for start, end, kind in _candidates(text):
+        if kind == "NAME" and _HANGUL.match(text[start:end]) and _common_korean_word(tokens, start, end):
+            continue
+        painting.paint(start, end, kind)
+    names, unsure = _crf_names(text, tokens, name_probabilities(text, tokens))
+    for start, end in names:
+        painting.paint(start, end, "NAME")
     found = painting.merged()
     for candidate in _propagated_names(text, [r for r in found if r.kind == "NAME"]):
         painting.paint(*candidate)
-    replacements = painting.merged()
+    replacements = [r for r in painting.merged() if r.kind != KEEP]
+    replaced = bytearray(len(text))
+    for r in replacements:
+        replaced[r.start : r.end] = b"\x01" * (r.end - r.start)
+    # a kept token that another layer replaced after all is not uncertain any more
+    uncertain = [u for u in unsure if u.replaced or not any(replaced[u.start : u.end])]
     parts: list[str] = []
     position = 0
     for replacement in replacements:
         parts += [text[position : replacement.start], replacement.placeholder]
         position = replacement.end
     parts.append(text[position:])
-    return Scrubbed("".join(parts), tuple(replacements))
+    return Scrubbed("".join(parts), tuple(replacements), tuple(uncertain))

@@ -17,6 +17,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from faker.providers.address.en_AU import Provider as _AuAddress
+from faker.providers.address.en_GB import Provider as _GbAddress
+from faker.providers.address.en_US import Provider as _EnAddress
+
+from plugins.ingest.text_deid_gazetteer import en_common_words
+
 # ------------------------------------------------------------------ building blocks
 
 _MONTH = (
@@ -55,7 +61,7 @@ _KO_NOT_NAMES = frozenset(
     여기 여러 원래 유일 은행 서로 선택 설명 송금 양쪽 어디 어떤 어제 엄마 예전 예약 용서 천천 현실 허락 홍보
     구체 국내 금방 기다 남편 도와 마치 명절 민원 변경 봉사 이해 이야 정리 정해 주위 주무 하면 하게 하다 하여""".split()
 )
-_TC = r"[A-Z][a-z]+(?:[-'][A-Za-z][a-z]+)?"  # a Title-case name word: Smith, O'Brien, Min-jun
+_TC = r"(?:[A-Z]'|Ma?c)?[A-Z][a-z]+(?:[-'][A-Za-z][a-z]+)?"  # Smith, O'Brien, McKendry, MacGee, Min-jun
 _UC = r"[A-Z]{2,}(?:[-'][A-Z]{2,})?"
 _EN_NAME = (
     rf"(?:{_TC}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_TC}){{0,2}}|{_UC}(?:,[ \t]*|\^|[ \t]+){_UC}(?:[ \t]+{_UC})?)"
@@ -63,15 +69,18 @@ _EN_NAME = (
 EN_NAME_STOPWORDS = frozenset(
     """male female man woman unknown none anonymous patient inpatient outpatient mrn dob id sex age the and of
     to in on at for with no yes md rn do np phd signed dictated reviewed seen attending physician name date
-    admission discharge hospital history exam report note summary left right chief complaint er ed icu""".split()
+    admission discharge hospital history exam report note summary left right chief complaint er ed icu dear re
+    mr mrs ms dr prof sincerely regards thanks thank kind best yours cc pt rn""".split()
 )
 
 _KO_REGION = (
     r"(?:서울|부산|대구|인천|광주|대전|울산|세종|경기|강원|충북|충남|충청북|충청남|전북|전남|전라북|전라남|경북|경남"
     r"|경상북|경상남|제주)(?:특별시|광역시|특별자치시|특별자치도|도|시)?"
 )
-_KO_UNIT = r"[가-힣]{1,8}\d{0,3}(?:시|군|구|읍|면|동|리|가)"
-_KO_ROAD = r"[가-힣\d]{1,12}(?:로|길)(?:[ \t]?\d{1,4}(?:번길|길))?[ \t]?\d{1,5}(?:-\d{1,5})?"
+_KO_UNIT = r"[가-힣]{1,8}\d{0,3}(?:시|군|구|읍|면|동|리|가|마을)"
+_KO_ROAD = (
+    r"[가-힣\d]{1,12}(?:로|길|거리)(?:[ \t]?\d{1,4}(?:번길|길))?[ \t]?(?:지하[ \t]?)?\d{1,5}(?:-\d{1,5})?"
+)
 _KO_LOT = r"\d{1,5}(?:-\d{1,5})?(?:[ \t]?번지)?"
 _KO_DETAIL = (
     r"(?:,?[ \t]?[가-힣A-Za-z\d]{0,12}(?:아파트|빌라|오피스텔|빌딩|타워|APT))?"
@@ -82,18 +91,36 @@ _KO_UNIT_NOT_ADDRESS = frozenset(
     당시 동시 수시 즉시 임시 평시 항시 무시 적시 이동 활동 운동 행동 변동 진동 감동 자동 수동 구동 연동""".split()
 )
 
-_EN_STREET = (
-    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway"
-    r"|Pkwy|Highway|Hwy|Circle|Square)"
+# Every street type faker knows for the US (USPS: Row, Mews, Crossing, Spur…), the UK and Australia, and the
+# usual abbreviations.
+_STREET_TYPES = {*_EnAddress.street_suffixes, *_GbAddress.street_suffixes, *_AuAddress.street_suffixes}
+_STREET_TYPES |= {"St", "Ave", "Rd", "Blvd", "Ln", "Dr", "Ct", "Pl", "Pkwy", "Hwy", "Sq"}
+_EN_STREET = "(?:" + "|".join(sorted(_STREET_TYPES, key=len, reverse=True)) + ")"
+# Romanized Korean road addresses: "43, Olympic-ro 12-gil, Songpa-gu, Seoul".
+_RO_ROAD = (
+    r"(?:\d{1,4}(?:-\d{1,4})?,?[ \t]+)?[A-Z][a-z]+(?:-[a-z]+)?-(?:ro|gil|daero|daegil)\b(?:[ \t]+\d{1,4}(?:beon)?-gil)?"
+    r"(?:,?[ \t]+\d{1,4}(?:-\d{1,4})?)?(?:,[ \t]*[A-Z][a-z]+-(?:gu|si|gun|dong|eup|myeon))*"
+    r"(?:,[ \t]*(?:Seoul|Busan|Daegu|Incheon|Gwangju|Daejeon|Ulsan|Sejong|[A-Z][a-z]+-do))?"
 )
+# Hospitals known by abbreviation or by a name without a hospital word (a gazetteer, not a pattern).
+_HOSPITAL_ABBREVIATIONS = (
+    "SNUH|SNUBH|AMC|SMC|MGH|BWH|BIDMC|MSKCC|UCSF|UCLA|CCF|NIH|KUMC|CMC|SNUBH|KCCH|NCC|CHA|MDACC|UPMC|OHSU|NYU"
+)
+_HOSPITAL_KO_NAMES = "국립암센터|국립중앙의료원|원자력병원|세브란스|아산병원|삼성서울"
 _HOSPITAL_EN = (
-    r"(?:Hospital|Medical Cent(?:er|re)|Health Cent(?:er|re)|Health System|Infirmary|Clinic|Hospice)"
+    r"(?:Hospital|Medical Cent(?:er|re)|Health Cent(?:er|re)|Health System|Health Care|Cancer Cent(?:er|re)"
+    r"|Infirmary|Clinic|Hospice|Health)"
 )
 _HOSPITAL_GENERIC_EN = frozenset(
     """the a an this our that outside local referring previous prior same other another brief admitting
     admission post pre day internal medicine cardiology outpatient emergency pain sleep family pediatric
     primary care urgent dermatology psychiatry surgery surgical oncology dental eye general community
-    university teaching district regional county state public private veterans walk-in walk in""".split()
+    university teaching district regional county state public private veterans walk-in walk in mental behavioral
+    heart failure memory anticoagulation diabetes lipid sleep wound care pain headache epilepsy movement disorders
+    transplant dialysis fertility travel vaccine allergy asthma hypertension obesity weight bone breast lung liver
+    kidney thyroid stroke spine hand foot vein vascular continence geriatric neurology rheumatology hepatology
+    nephrology endocrinology urology gastroenterology infectious disease hematology cancer occupational home
+    women's men's children's student employee travel""".split()
 )
 _HOSPITAL_GENERIC_KO = frozenset(
     """타 본 상급 대학 종합 개인 요양 동네 지역 인근 전문 협력 외부 해당 다른 큰 일반 로컬 입원 같은 이 그 전 동일
@@ -169,7 +196,9 @@ def _en_labelled_name(match: re.Match[str]) -> bool:
     if ":" in context or "：" in context or "name" in context:
         return _en_name(match)
     words = [w for w in re.split(r"[\s,^.]+", match.group("id")) if w]
-    return len(words) >= 2 and all(w.lower() not in EN_NAME_STOPWORDS for w in words)
+    if len(words) == 1:  # "niece Amelia", "husband Michael": one word that is not an ordinary English one
+        return words[0].lower() not in EN_NAME_STOPWORDS and words[0].lower() not in en_common_words()
+    return all(w.lower() not in EN_NAME_STOPWORDS for w in words)
 
 
 def _ko_name(match: re.Match[str]) -> bool:
@@ -188,7 +217,7 @@ def _ko_name_after_label(match: re.Match[str]) -> bool:
 
 
 def _en_hospital(match: re.Match[str]) -> bool:
-    words = match.group("id").split()[:-1]
+    words = [w for w in match.group("id").split()[:-1] if w not in ("and", "of", "the", "&")]
     words = [w for w in words if w.lower() not in ("medical", "health", "centre", "center", "system")]
     return any(w.lower().strip(".'") not in _HOSPITAL_GENERIC_EN for w in words)
 
@@ -204,6 +233,7 @@ def _ko_address_unanchored(match: re.Match[str]) -> bool:
 
 
 _LABEL_END = r"[ \t]*(?:[:：#=]|No\.?|번호)?[ \t]*"
+_AGE90 = r"(?:9\d|1[01]\d)"
 
 RULES: tuple[Rule, ...] = (
     _rule("EMAIL", r"(?P<id>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"),
@@ -233,6 +263,13 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule("ID", r"(?<![\d-])(?P<id>\d{3}-\d{2}-\d{4})(?![\d-])"),  # US SSN shape
     _rule(
+        "ID",
+        r"(?i:\bserial(?:[ \t]*(?:number|no\.?|#))?|\bS/N|\bSN|\blot(?:[ \t]*(?:number|no\.?|#))?|\bUDI|\bdevice[ \t]*id"
+        r"|일련[ \t]?번호|시리얼(?:[ \t]?번호)?|제조[ \t]?번호|로트[ \t]?번호)"
+        + _LABEL_END
+        + r"(?P<id>[A-Za-z\d][A-Za-z\d-]{2,}\d[A-Za-z\d-]*)",
+    ),
+    _rule(
         "PHONE",
         r"(?i:\btel|\bphone|\bph|\bcall|\bmobile|\bcell|\bfax|\bcontact|연락처|전화(?:번호)?|휴대폰|휴대전화|핸드폰|팩스"
         r"|\bH\.?P)\.?[ \t]*(?:no\.?|번호)?[ \t]*[:#]?[ \t]*(?P<id>\+?\d[\d \t().-]{6,}\d)",
@@ -249,6 +286,26 @@ RULES: tuple[Rule, ...] = (
         r"(?<![\d-])(?P<id>(?:\+?1[-. \t]?)?\(?[2-9]\d{2}\)?[-. \t]\d{3}[-. \t]\d{4})(?![\d-])",
     ),
     _rule("PHONE", r"(?<!\w)(?P<id>\+\d{1,3}(?:[-. \t]?\(?\d{1,4}\)?){2,4}\d)(?!\d)", _phone_digits),
+    _rule(
+        "PHONE",
+        r"(?<![A-Za-z\d])(?P<id>(?:x|ext\.?[ \t]?|extension[ \t]|내선[ \t]?)\d{2,6})(?!\d)",
+        flags=re.I,
+    ),
+    _rule(
+        "AGE",
+        rf"(?<![\d.])(?P<id>{_AGE90})(?=[ \t]*(?:-[ \t]?|[ \t])?(?:years?|yrs?|yo\b|y/o|y\.o\.|세|살))",
+        flags=re.I,
+    ),
+    _rule(
+        "AGE",
+        rf"(?i:\bage[ds]?|\bat[ \t]+age|나이|연령)[ \t]*[:：]?[ \t]*(?:만[ \t]*)?(?P<id>{_AGE90})(?![\d.])",
+    ),
+    _rule("AGE", rf"(?<![\d.])(?:만[ \t]*)?(?P<id>{_AGE90})[ \t]*(?=/[ \t]*[MF남여]\b|[ \t]*[MF]\b\)|세)"),
+    _rule(
+        "AGE",
+        rf"\b(?:[A-Z][a-z]+|[Hh]e|[Ss]he)[ \t]+(?:is|was|turned)[ \t]+(?P<id>{_AGE90})\b"
+        r"(?![.,]\d|[ \t]*(?:%|mg|bpm|mmHg|/|kg|cm|beats|breaths))",
+    ),
     _rule(
         "DATE",
         r"(?i:\bDOB|\bD\.O\.B\.?|\bdate[ \t]+of[ \t]+birth|\bbirth[ \t]*date|생년월일|생일)[ \t]*[:：]?[ \t]*"
@@ -270,6 +327,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule("DATE", rf"(?<![\d.])(?P<id>{_DAY}\.{_MON}\.{_YEAR})(?![\d])"),
     _rule("DATE", r"(?<![\d.])(?P<id>\d{2}\.(?:0[1-9]|1[0-2])\.(?:0[1-9]|[12]\d|3[01]))\.?(?![\d])"),
+    _rule("DATE", r"(?<![\d.])(?P<id>\d{2}\.(?:[1-9]|1[0-2])\.(?:[1-9]|[12]\d|3[01]))(?!\d|\.\d)"),
     _rule(
         "DATE",
         rf"\b(?P<id>{_MONTH}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ \t]+{_YEAR})?|\d{{1,2}}(?:st|nd|rd|th)?"
@@ -299,12 +357,14 @@ RULES: tuple[Rule, ...] = (
         "ADDRESS",
         rf"(?<!\w)(?P<id>\d{{1,6}}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:[A-Z][A-Za-z\d.'-]*[ \t]+){{1,4}}{_EN_STREET}\b\.?"
         r"(?:,?[ \t]*(?:Apt|Apartment|Suite|Ste|Unit|Room|Rm|#)\.?[ \t]*#?[\w-]+)?"
-        r"(?:,[ \t]*[A-Z][a-zA-Z]+(?:[ \t][A-Z][a-zA-Z]+){0,2})?(?:,[ \t]*[A-Z]{2})?(?:[ \t]+\d{5}(?:-\d{4})?)?)",
+        r"(?:,[ \t]*[A-Z][a-zA-Z]+(?:[ \t][A-Z][a-zA-Z]+){0,2})?(?:,[ \t]*[A-Z]{2})?"
+        r"(?:,?[ \t]+(?:\d{4,5}(?:-\d{4})?|[A-Z]\d{2}[A-Z\d]{4}|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d{2}[ \t]?[A-Z\d]{4}))?)",
     ),
     _rule("ADDRESS", r"\b(?P<id>P\.?[ \t]?O\.?[ \t]+Box[ \t]+\d+)", flags=re.I),
+    _rule("ADDRESS", rf"(?<![\w-])(?P<id>{_RO_ROAD})"),
     _rule(
         "HOSPITAL",
-        rf"(?P<id>(?:[A-Z][A-Za-z.'&-]*[ \t]+){{1,5}}{_HOSPITAL_EN})\b"
+        rf"(?P<id>[A-Z][A-Za-z.'&-]*[ \t]+(?:(?:[A-Z][A-Za-z.'&-]*|and|of|the|&)[ \t]+){{0,5}}{_HOSPITAL_EN})\b"
         r"(?![ \t]+(?:[Cc]ourse|[Ss]tay|[Dd]ays?|[Aa]dmission|[Dd]ischarge|[Vv]isit|[Ff]ollow))",
         _en_hospital,
     ),
@@ -313,10 +373,12 @@ RULES: tuple[Rule, ...] = (
         r"(?<![A-Za-z])(?P<id>(?:Hospital|Medical[ \t]+Cent(?:er|re))[ \t]+of[ \t]+(?:the[ \t]+)?[A-Z][A-Za-z.'-]*"
         r"(?:[ \t]+[A-Z][A-Za-z.'-]*){0,3})",
     ),
+    _rule("HOSPITAL", rf"(?<![A-Za-z])(?P<id>{_HOSPITAL_ABBREVIATIONS})(?![A-Za-z])"),
+    _rule("HOSPITAL", rf"(?<![가-힣])(?P<id>{_HOSPITAL_KO_NAMES})"),
     _rule(
         "HOSPITAL",
-        r"(?<![가-힣A-Za-z])(?P<id>(?P<prefix>(?:[가-힣A-Za-z]{1,12}대학교[ \t]?(?:의과대학[ \t]?)?(?:부속[ \t]?)?)?"
-        r"[가-힣A-Za-z]{1,12})(?:병원|의료원|의원|요양원|보건소|메디컬센터|의료센터|암센터))(?![체균성])",
+        r"(?<![가-힣A-Za-z\d])(?P<id>(?:[가-힣]{2,10}(?:보험|공단|재단|법인)[ \t])?(?P<prefix>(?:[가-힣A-Za-z]{1,12}대학교[ \t]?(?:의과대학[ \t]?)?(?:부속[ \t]?)?)?"
+        r"[가-힣A-Za-z\d]{1,12})(?:병원|의료원|의원|요양원|보건소|메디컬센터|의료센터|암센터))(?![체균성])",
         _ko_hospital,
     ),
     _rule(
@@ -331,8 +393,11 @@ RULES: tuple[Rule, ...] = (
         r"physician)?|\bpcp|\bsigned(?:[ \t]+by)?|\bdictated[ \t]+by|\btranscribed[ \t]+by|\belectronically[ \t]+"
         r"signed[ \t]+by|\bseen[ \t]+by|\breviewed[ \t]+by|\bauthor|\bprovider|\bguardian|\bemergency[ \t]+contact"
         r"|\bcontact(?:[ \t]+person)?|\bnext[ \t]+of[ \t]+kin|\bmother|\bfather|\bson|\bdaughter|\bwife|\bhusband"
-        r"|\bspouse|\bcc|\bname[ \t]+is|\bnamed)"
-        rf"[ \t]*[:：,]?[ \t]*(?P<id>{_EN_NAME})",
+        r"|\bspouse|\bcc|\bname[ \t]+is|\bnamed|\bre|\bdear|\bsister|\bbrother|\bniece|\bnephew|\bcousin|\baunt"
+        r"|\buncle|\bgrand(?:daughter|son|mother|father)|\b(?:daughter|son|mother|father|brother|sister)-in-law"
+        r"|\bpartner|\bcompanion|\bproxy|\bfriend|\bmom|\bdad|\bspoke[ \t]+with|\bcalled|\bsigned[ \t]+out[ \t]+by"
+        r"|\bpatient[ \t]+seen|\bsincerely|\bregards|\bbest[ \t]+wishes|\bthanks)"
+        rf"[ \t]*[:：,]?[ \t]*(?P<id>{_EN_NAME}|{_TC},[ \t]*{_TC}(?![ \t]*[a-z]))",
         _en_labelled_name,
     ),
     _rule(
@@ -351,8 +416,8 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "NAME",
-        r"(?:환자|환아|보호자|담당의|주치의|전공의|간호사|작성자|판독의|수진자|모친|부친|어머니|아버지|남편|아내|부인"
-        r"|배우자|아들|딸|동생|언니|누나|오빠|형)[ \t]+(?P<id>"
+        r"(?:환자|환아|보호자|담당의|주치의|전공의|간호사|작성자|작성|판독의|판독|집도의|의뢰의|의뢰인|수진자|성명|모친|부친|어머니|아버지|남편|아내|부인"
+        r"|배우자|아들|딸|동생|언니|누나|오빠|형|손자|손녀|며느리|사위)[ \t]*[ \t(][ \t]*(?P<id>"
         + _KO_NAME
         + r")(?=[은는이가을를의와과도께에]|님|씨|[ \t\n,.()]|$)",
         _ko_name_after_label,
@@ -372,7 +437,38 @@ RULES: tuple[Rule, ...] = (
         _ko_name,
     ),
     _rule("NAME", r"(?<![가-힣])(?P<id>(?:" + _KO_SURNAMES + r")[*○●◯Ｏ◇xXO]{1,2}[가-힣]?)(?![A-Za-z])"),
+    _rule(
+        "NAME",
+        r"(?<![가-힣])[가-힣]{0,7}(?:과|센터|팀|병동)[ \t]+(?P<id>"
+        + _KO_NAME
+        + r")(?=[ \t]*(?:$|\n|드림|\(|/|교수|선생|올림|\.))",
+        _ko_name,
+    ),
     _rule("NAME", r"(?<![가-힣])(?P<id>(?:" + _KO_SURNAMES + r")[ \t]?모[ \t]?(?:씨|군|양))"),
     _rule("ID", r"(?<![\w.-])(?P<id>\d[\d-]{6,}\d)(?![\w.])", _long_id),
     _rule("ID", r"\b(?P<id>[A-Z]{1,3}\d{6,})\b"),
+)
+
+
+# ------------------------------------------------------------------ medical content no rule may take
+
+_EPONYM = (
+    r"(?:Graves|Parkinson|Alzheimer|Hodgkin|Crohn|Cushing|Addison|Bell|Wilson|Paget|Barrett|Raynaud|Huntington"
+    r"|Hashimoto|Kawasaki|Guillain|Barr[eé]|Kaposi|Sj[oö]gren|Marfan|Tourette|M[eé]ni[eè]re|Down|Gehrig|Murphy"
+    r"|Babinski|Glasgow|Foley|Whipple|Kayser|Fleischer|Apgar|Wernicke|Korsakoff|Reye|Burkitt|Ewing|Wilms|Takayasu"
+    r"|Behcet|Still|Lyme|Meckel|Hirschsprung|Legg|Calv[eé]|Perthes|Osgood|Schlatter|Dupuytren|Peyronie|Bowen)"
+)
+_EPONYM_HEAD = (
+    r"(?:disease|syndrome|lymphoma|palsy|phenomenon|esophagus|sign|thyroiditis|rings?|scale|score|catheter"
+    r"|procedure|sarcoma|chorea|ulcer|fracture|disorder|encephalopathy|tumou?r|type|reflex|triad|dementia|arteritis)"
+)
+#: Phrases painted first and then kept: eponymous diseases ("Graves disease" even after a patient named Graves,
+#: "Mother: Alzheimer's disease") and generic clinic names ("Heart Failure Clinic").
+PROTECTED: tuple[Rule, ...] = (
+    _rule("KEEP", rf"\b{_EPONYM}(?:['’]s)?(?:[- ]{_EPONYM}(?:['’]s)?)*[ \t]+(?:of[ \t]+)?{_EPONYM_HEAD}\b"),
+    _rule(
+        "KEEP",
+        r"\b(?P<id>(?:[A-Z][a-z']+[ \t]+){1,3}(?:Clinic|Center|Centre|Service|Unit|Team|Program))\b",
+        lambda m: all(w.lower() in _HOSPITAL_GENERIC_EN for w in m.group("id").split()[:-1]),
+    ),
 )
