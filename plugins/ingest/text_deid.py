@@ -138,43 +138,62 @@ def _common_korean_word(tokens: list[Token], start: int, end: int) -> bool:
         and first.known
         and first.end - first.start >= 2
         and first.start == start
+        and first.end >= end  # 이하|은 is a name (이하은), 진통제 is not
     )
+
+
+def _name_shaped(form: str, tag: str) -> bool:
+    """What a name can look like: a capitalised Latin word, or a Hangul word of 2-4 syllables that Kiwi calls a
+    proper noun or that starts with a surname (a CRF hit on anything else is noise)."""
+    if _HANGUL.fullmatch(form):
+        return 2 <= len(form) <= 4 and (tag == "NNP" or form[0] in ko_surnames() or form[:2] in ko_surnames())
+    return re.fullmatch(r"[A-Z][A-Za-z'’-]*", form) is not None and form.lower() not in EN_NAME_STOPWORDS
+
+
+def _extent(text: str, tokens: list[Token], scores: list[float], i: int) -> tuple[int, int, float]:
+    """Where a name that starts at token i ends (exclusive token index), and its lowest score: a Korean name is
+    one word up to its particle (송채혁|은, 김|태|숙); English name words join across spaces and apostrophes."""
+    token = tokens[i]
+    j, low = i + 1, scores[i]
+    if _HANGUL.fullmatch(token.form):
+        while j < len(tokens) and tokens[j].start == tokens[j - 1].end and not is_trailing(tokens[j]):
+            if not _HANGUL.fullmatch(tokens[j].form) or tokens[j].end - token.start > 4:
+                break
+            j += 1
+        return j, j, low
+    while j < len(tokens) and text[tokens[j - 1].end : tokens[j].start].strip(" '’-") == "":
+        if scores[j] < THRESHOLD or not _name_shaped(tokens[j].form, tokens[j].tag):
+            break
+        low = min(low, scores[j])
+        j += 1
+    return j, j, low
 
 
 def _crf_names(
     text: str, tokens: list[Token], scores: list[float]
 ) -> tuple[list[tuple[int, int]], list[Uncertain]]:
-    """Name ranges from the CRF's token scores; a Korean name runs on to its particle, adjacent English name
-    words join across spaces and apostrophes."""
+    """Name ranges from the CRF's token scores, each checked for the shape of a name."""
     names: list[tuple[int, int]] = []
     unsure: list[Uncertain] = []
     i = 0
     while i < len(tokens):
         token, score = tokens[i], scores[i]
-        name_like = token.form[:1].isupper() or _HANGUL.fullmatch(token.form) is not None
-        if token.form.lower() in EN_NAME_STOPWORDS:
-            score = 0.0  # "Dear", "Dr", "Re" start lines of letters; they are never the name itself
-        elif token.tag == "NNG" and token.known and len(token.form) >= 2:
+        end_index, _, low = _extent(text, tokens, scores, i)
+        start, end = token.start, tokens[end_index - 1].end
+        hangul = _HANGUL.fullmatch(token.form) is not None
+        if not _name_shaped(text[start:end] if hangul else token.form, token.tag):
+            score = 0.0
+        elif token.tag == "NNG" and token.known and end - start == len(token.form) and len(token.form) >= 2:
             score = min(score, THRESHOLD - 0.01)  # a noun in Kiwi's dictionary (유방암): at most uncertain
         if score < THRESHOLD:
-            if score >= UNSURE and name_like and not is_trailing(token):
+            if score >= UNSURE:
                 unsure.append(Uncertain(token.start, token.end, "NAME", round(score, 3), False))
             i += 1
             continue
-        start, end, low = token.start, token.end, score
-        j = i + 1
-        while j < len(tokens) and text[end : tokens[j].start].strip(" '’-") == "":
-            nxt = tokens[j]
-            joins_hangul = _HANGUL.fullmatch(nxt.form) and nxt.start == end and not is_trailing(nxt)
-            if scores[j] >= THRESHOLD or (joins_hangul and nxt.end - start <= 4):
-                end, low = nxt.end, min(low, max(scores[j], THRESHOLD))
-                j += 1
-            else:
-                break
         names.append((start, end))
         if low < CERTAIN:
             unsure.append(Uncertain(start, end, "NAME", round(low, 3), True))
-        i = j
+        i = end_index
     return names, unsure
 
 

@@ -27,6 +27,11 @@ from plugins.ingest.text_deid_korean import Token
 MODEL_PATH = Path(__file__).with_name("text_deid_names.crfsuite")
 NAME, OTHER = "N", "O"
 _HANGUL = re.compile("[가-힣]+")
+# A Korean word (eojeol) is a name core plus an optional particle or honorific: 김민수|는, 예진|이가.
+_EOJEOL = re.compile(
+    "(?P<core>[가-힣]+?)(?P<particle>에게서|에게|께서|이가|이는|이를|이랑|이와|이의|이도|이에게|은|는|이|가|을|를|의|와|과"
+    "|도|에|께|랑|야|아|씨|님)?"
+)
 
 
 def _shape(form: str) -> str:
@@ -36,16 +41,45 @@ def _shape(form: str) -> str:
     return shape[:6]
 
 
-def _word(tokens: list[Token], i: int) -> list[str]:
-    """What a token is, irrespective of where it stands."""
+@cache
+def _given_syllables() -> frozenset[str]:
+    return frozenset("".join(ko_given_names()))
+
+
+def _eojeol(text: str, token: Token) -> list[str]:
+    """Features of the Hangul word a morpheme sits in, so a name Kiwi splits oddly (정하|ㄴ|결과) is still seen
+    as a surname + given-name syllables + particle."""
+    start = token.start
+    while start > 0 and "가" <= text[start - 1] <= "힣":
+        start -= 1
+    end = token.end
+    while end < len(text) and "가" <= text[end] <= "힣":
+        end += 1
+    match = _EOJEOL.fullmatch(text, start, end)
+    if match is None:
+        return []
+    core = match.group("core")
+    given = sum(1 for c in core[1:] if c in _given_syllables())
+    features = [f"ej_len={min(len(core), 6)}", f"ej_given={given}/{len(core) - 1}"]
+    if match.group("particle"):
+        features.append(f"ej_particle={match.group('particle')}")
+    if core[0] in ko_surnames() or core[:2] in ko_surnames():
+        features.append("ej_surname")
+    if token.start == start:
+        features.append("ej_first")
+    return features
+
+
+def _word(text: str, tokens: list[Token], i: int) -> list[str]:
+    """What a token is, irrespective of where it stands. A name's own spelling is no feature (a capitalised
+    word, a Hangul word outside Kiwi's dictionary): the model must learn what names look like and where they
+    stand, not the names of its training notes."""
     token = tokens[i]
     form, low = token.form, token.form.lower()
-    features = [
-        f"w={low}",
-        f"tag={token.tag}",
-        f"shape={_shape(form)}",
-        "known" if token.known else "unknown",
-    ]
+    hangul = _HANGUL.fullmatch(form) is not None
+    features = [f"tag={token.tag}", f"shape={_shape(form)}", "known" if token.known else "unknown"]
+    if not (form[:1].isupper() or (hangul and not token.known)):
+        features.append(f"w={low}")
     if form[:1].isupper() and form[1:].islower():
         features.append("title")
         if low in en_common_words():
@@ -54,8 +88,8 @@ def _word(tokens: list[Token], i: int) -> list[str]:
             features.append("en_first")
         if form in en_last_names():
             features.append("en_last")
-    if _HANGUL.fullmatch(form):
-        features += [f"first={form[0]}", f"last={form[-1]}"]
+    if hangul:
+        features += _eojeol(text, token)
         if 2 <= len(form) <= 4 and (form[0] in ko_surnames() or form[:2] in ko_surnames()):
             features.append("ko_surname_first")
         if form in ko_given_names() or form[1:] in ko_given_names():
@@ -65,18 +99,19 @@ def _word(tokens: list[Token], i: int) -> list[str]:
 
 def features(text: str, tokens: list[Token]) -> list[list[str]]:
     """Per token: its own features plus its neighbours' (±2) and whether it starts or ends a line."""
-    own = [_word(tokens, i) for i in range(len(tokens))]
+    own = [_word(text, tokens, i) for i in range(len(tokens))]
     rows: list[list[str]] = []
     for i, token in enumerate(tokens):
         row = list(own[i])
         for offset in (-2, -1, 1, 2):
             j = i + offset
             if 0 <= j < len(tokens):
-                row.append(f"{offset}:w={tokens[j].form.lower()}")
+                if not tokens[j].form[:1].isupper():
+                    row.append(f"{offset}:w={tokens[j].form.lower()}")
                 row.append(f"{offset}:tag={tokens[j].tag}")
                 if abs(offset) == 1:
                     row += [
-                        f"{offset}:{f}" for f in own[j] if not f.startswith(("w=", "tag=", "first", "last"))
+                        f"{offset}:{f}" for f in own[j] if not f.startswith(("w=", "tag=", "ej_"))
                     ]
             else:
                 row.append(f"{offset}:edge")
@@ -100,7 +135,7 @@ def train(examples: Iterable[tuple[str, list[Token], list[tuple[int, int]]]], pa
     trainer = pycrfsuite.Trainer(verbose=False)
     for text, tokens, names in examples:
         trainer.append(features(text, tokens), labels(tokens, names))
-    trainer.set_params({"c1": 0.05, "c2": 0.01, "max_iterations": 200, "feature.possible_transitions": True})
+    trainer.set_params({"c1": 0.1, "c2": 0.05, "max_iterations": 200, "feature.possible_transitions": True})
     trainer.train(str(path))
 
 

@@ -397,8 +397,14 @@ RULES: tuple[Rule, ...] = (
         r"|\buncle|\bgrand(?:daughter|son|mother|father)|\b(?:daughter|son|mother|father|brother|sister)-in-law"
         r"|\bpartner|\bcompanion|\bproxy|\bfriend|\bmom|\bdad|\bspoke[ \t]+with|\bcalled|\bsigned[ \t]+out[ \t]+by"
         r"|\bpatient[ \t]+seen|\bsincerely|\bregards|\bbest[ \t]+wishes|\bthanks)"
-        rf"[ \t]*[:：,]?[ \t]*(?P<id>{_EN_NAME}|{_TC},[ \t]*{_TC}(?![ \t]*[a-z]))",
+        rf"[ \t]*[:：,]?[ \t]*(?P<id>{_TC},[ \t]*{_TC}(?![ \t]*[a-z])|{_EN_NAME})",
         _en_labelled_name,
+    ),
+    _rule(  # the signature under a letter's closing
+        "NAME",
+        r"(?i:\bsincerely|\bregards|\bbest[ \t]+wishes|\bthanks|\bthank[ \t]+you|\byours(?:[ \t]+(?:truly|faithfully))?)"
+        rf",?[ \t]*\n[ \t]*(?P<id>{_EN_NAME})",
+        _en_name,
     ),
     _rule(
         "NAME",
