@@ -34,7 +34,8 @@ def presidio() -> Callable[[str], Ranges]:
 
     logging.getLogger("tldextract").setLevel(logging.CRITICAL)  # it tries to refresh its suffix list online
     engine = AnalyzerEngine(
-        nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "noop"}]), supported_languages=["en"]
+        nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "noop"}]),
+        supported_languages=["en"],
     )
     return lambda text: [(r.start, r.end) for r in engine.analyze(text, language="en")]
 
@@ -61,7 +62,9 @@ def _table(scores: dict[str, Score], seconds: dict[str, float]) -> str:
         for language in ("en", "ko"):
             if scores[names[0]].total.get((kind, language)):
                 n = scores[names[0]].total[(kind, language)]
-                rows.append([kind, f"{language} (n={n})", *(f"{scores[s].recall(kind, language):.3f}" for s in names)])
+                rows.append(
+                    [kind, f"{language} (n={n})", *(f"{scores[s].recall(kind, language):.3f}" for s in names)]
+                )
     for language in ("en", "ko"):
         rows.append(["recall", language, *(f"{scores[s].recall(language=language):.3f}" for s in names)])
     rows.append(["recall", "all", *(f"{scores[s].recall():.3f}" for s in names)])
@@ -70,7 +73,9 @@ def _table(scores: dict[str, Score], seconds: dict[str, float]) -> str:
     rows.append(["over-scrub", "all", *(f"{scores[s].overscrub():.3f}" for s in names)])
     rows.append(["seconds", "", *(f"{seconds[s]:.1f}" for s in names)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
+    lines = [
+        "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
@@ -91,8 +96,10 @@ def main(argv: list[str] | None = None) -> None:
             run = make()
         except LookupError as exc:
             resource = str(exc).split("Resource", 1)[-1].split("not found", 1)[0].strip(" \n*'\"")
-            print(f"{name}: cannot run here: NLTK data {resource!r} is missing; it is not on PyPI and this bench "
-                  "downloads nothing")
+            print(
+                f"{name}: cannot run here: NLTK data {resource!r} is missing; it is not on PyPI and this bench "
+                "downloads nothing"
+            )
             continue
         started = time.perf_counter()
         scores[name] = evaluate(notes, run)

@@ -93,8 +93,218 @@ def frame_texts(language: str, count: int, seed: int) -> list[str]:
     medical = "{MED}" if language == "en" else "{KMED}"
     texts = []
     for _ in range(count):
-        chosen = rng.sample(frames, rng.randint(5, 8))
+        chosen = rng.sample(frames, rng.randint(5, 8)) + clinical_sentences(language, rng.randint(3, 6), rng)
+        rng.shuffle(chosen)
         chosen[rng.randrange(len(chosen))] += " " + medical
         chosen.insert(rng.randrange(len(chosen) + 1), medical)
         texts.append(rng.choice(("\n", " ")).join(chosen))
     return texts
+
+
+# Clinical sentences built from parts, so the dev notes are full of capitalised medical words at sentence and
+# line starts (Troponin…, Laparoscopic…, Continue…) and Korean medical nouns that start with a surname syllable
+# (신부전, 심박수): the negatives the CRF needs so as not to take them for names.
+_EN_STARTERS = (
+    "Acute",
+    "Chronic",
+    "Mild",
+    "Moderate",
+    "Severe",
+    "Bilateral",
+    "Diffuse",
+    "Focal",
+    "Recurrent",
+    "Persistent",
+    "Intermittent",
+    "Postoperative",
+    "Laparoscopic",
+    "Endoscopic",
+    "Percutaneous",
+    "Transthoracic",
+    "Transesophageal",
+    "Degenerative",
+    "Suspected",
+    "Probable",
+    "Stable",
+    "Improving",
+    "Worsening",
+    "Resolved",
+)
+_EN_FINDINGS = (
+    "pneumonia",
+    "cholecystitis",
+    "pancreatitis",
+    "kidney injury",
+    "heart failure",
+    "effusion",
+    "stenosis",
+    "cellulitis",
+    "anemia",
+    "hyponatremia",
+    "edema",
+    "atelectasis",
+    "colitis",
+    "echocardiography",
+    "cholecystectomy",
+    "appendectomy",
+    "change of the lumbar spine",
+    "thrombosis",
+    "dermatitis",
+    "delirium",
+)
+_EN_TESTS = (
+    "Troponin",
+    "Creatinine",
+    "Hemoglobin",
+    "Potassium",
+    "Sodium",
+    "Glucose",
+    "Lactate",
+    "Ferritin",
+    "Albumin",
+    "Lipase",
+    "Procalcitonin",
+    "Bilirubin",
+    "Platelets",
+    "Magnesium",
+    "Calcium",
+    "Phosphate",
+    "Ammonia",
+)
+_EN_VERBS = (
+    "Continue",
+    "Start",
+    "Stop",
+    "Hold",
+    "Increase",
+    "Decrease",
+    "Monitor",
+    "Check",
+    "Repeat",
+    "Consider",
+    "Avoid",
+    "Recommend",
+    "Obtain",
+    "Order",
+    "Resume",
+    "Titrate",
+    "Encourage",
+    "Discontinue",
+)
+_EN_DRUGS = (
+    "heparin",
+    "warfarin",
+    "metformin",
+    "lisinopril",
+    "atorvastatin",
+    "ceftriaxone",
+    "vancomycin",
+    "insulin",
+    "furosemide",
+    "pantoprazole",
+    "amlodipine",
+    "prednisone",
+    "levetiracetam",
+    "oxycodone",
+)
+_EN_HEADERS = (
+    "Assessment",
+    "Plan",
+    "Impression",
+    "Findings",
+    "Exam",
+    "Labs",
+    "Vitals",
+    "Neuro",
+    "Cardiac",
+    "Abdomen",
+    "Extremities",
+    "Skin",
+    "Lungs",
+    "Alert",
+    "Chest",
+    "Dyspnea",
+    "Lab",
+    "Cardiology",
+    "Internal Medicine",
+    "Radiology",
+    "Nephrology",
+    "Disposition",
+    "Allergies",
+    "Medications",
+)
+_KO_NOUNS = (
+    "심잡음",
+    "신경학적",
+    "정맥염",
+    "이뇨제",
+    "조영제",
+    "전해질",
+    "배뇨곤란",
+    "하지부종",
+    "고칼륨혈증",
+    "저나트륨혈증",
+    "심근경색",
+    "장폐색",
+    "기관지염",
+    "방광염",
+    "위염",
+    "간수치",
+    "혈소판",
+    "백혈구",
+    "진통제",
+    "해열제",
+    "수액",
+    "항생제",
+    "산소포화도",
+    "호흡곤란",
+    "흉수",
+    "복수",
+    "전신부종",
+    "구역감",
+    "한기",
+    "오한",
+    "마비",
+    "경련",
+    "도뇨관",
+    "배액관",
+    "안정",
+    "금식",
+    "설사",
+    "황달",
+    "부종",
+)
+_KO_ENDINGS = (
+    "소견 보임.",
+    "있음.",
+    "없음.",
+    "호전됨.",
+    "악화됨.",
+    "관찰됨.",
+    "지속됨.",
+    "의심됨.",
+    "확인함.",
+    "호소함.",
+)
+
+
+def clinical_sentences(language: str, count: int, rng: random.Random) -> list[str]:
+    """`count` clinical sentences, every term marked [[ ]] as medical content."""
+    sentences = []
+    for _ in range(count):
+        if language == "ko":
+            nouns = rng.sample(_KO_NOUNS, 2)
+            sentences.append(
+                f"{rng.choice(('', '환자 ', '금일 '))}[[{nouns[0]}]] 및 [[{nouns[1]}]] {rng.choice(_KO_ENDINGS)}"
+            )
+            continue
+        kind = rng.randrange(4)
+        if kind == 0:
+            sentences.append(f"[[{rng.choice(_EN_STARTERS)} {rng.choice(_EN_FINDINGS)}]] noted.")
+        elif kind == 1:
+            sentences.append(f"[[{rng.choice(_EN_TESTS)}]] {rng.randint(1, 300) / 10} on recheck.")
+        elif kind == 2:
+            sentences.append(f"{rng.choice(_EN_VERBS)} [[{rng.choice(_EN_DRUGS)}]].")
+        else:
+            sentences.append(f"{rng.choice(_EN_HEADERS)}: [[{rng.choice(_EN_FINDINGS)}]].")
+    return sentences

@@ -177,8 +177,8 @@ DEV: tuple[Template, ...] = (
         "ko",
         "전화 상담: {KP} 님 보호자({KR})와 통화함 ({KPHONE}). {KMED} {KPg}가 어지럼 호소한다고 함.",
     ),
-    *(_t(f"en_frames{i}", "en", text) for i, text in enumerate(frame_texts("en", 20, seed=7))),
-    *(_t(f"ko_frames{i}", "ko", text) for i, text in enumerate(frame_texts("ko", 20, seed=8))),
+    *(_t(f"en_frames{i}", "en", text) for i, text in enumerate(frame_texts("en", 40, seed=7))),
+    *(_t(f"ko_frames{i}", "ko", text) for i, text in enumerate(frame_texts("ko", 40, seed=8))),
     _t(
         "ko_nursing2",
         "ko",

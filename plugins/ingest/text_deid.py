@@ -22,13 +22,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from plugins.ingest.text_deid_crf import name_probabilities
-from plugins.ingest.text_deid_gazetteer import en_common_words, ko_surnames
-from plugins.ingest.text_deid_korean import Token, is_trailing, tokenize
+from plugins.ingest.text_deid_gazetteer import en_common_words, en_first_names, en_last_names, ko_surnames
+from plugins.ingest.text_deid_korean import EOJEOL, Token, is_trailing, name_shaped_words, tokenize
 from plugins.ingest.text_deid_rules import EN_NAME_STOPWORDS, PROTECTED, RULES, Rule
 
 KEEP = "KEEP"
 #: A CRF name score at or above this is replaced; between `UNSURE` and `CERTAIN` it is also reported.
 THRESHOLD, UNSURE, CERTAIN = 0.5, 0.15, 0.8
+SURE = 0.95  # what a Korean hit that holds a dictionary word needs
 _HANGUL = re.compile("[가-힣]+")
 _KO_NAME_END = "(?=[이가은는을를의와과야아도께에씨님]|[^가-힣]|$)"
 
@@ -142,12 +143,19 @@ def _common_korean_word(tokens: list[Token], start: int, end: int) -> bool:
     )
 
 
-def _name_shaped(form: str, tag: str) -> bool:
+def _name_shaped(form: str, token: Token) -> bool:
     """What a name can look like: a capitalised Latin word, or a Hangul word of 2-4 syllables that Kiwi calls a
     proper noun or that starts with a surname (a CRF hit on anything else is noise)."""
     if _HANGUL.fullmatch(form):
-        return 2 <= len(form) <= 4 and (tag == "NNP" or form[0] in ko_surnames() or form[:2] in ko_surnames())
-    return re.fullmatch(r"[A-Z][A-Za-z'’-]*", form) is not None and form.lower() not in EN_NAME_STOPWORDS
+        surname_first = form[0] in ko_surnames() or form[:2] in ko_surnames()
+        word_class = (
+            token.tag.startswith("NN") or not token.known
+        )  # not a verb or adverb Kiwi knows (마시|지)
+        return 2 <= len(form) <= 4 and word_class and (token.tag == "NNP" or surname_first)
+    if re.fullmatch(r"[A-Z][A-Za-z'’-]*", form) is None or form.lower() in EN_NAME_STOPWORDS:
+        return False
+    # an everyday English word ("There", "Alert") only when it is also a name ("Mark", "Grant")
+    return form.lower() not in en_common_words() or form in en_first_names() or form in en_last_names()
 
 
 def _extent(text: str, tokens: list[Token], scores: list[float], i: int) -> tuple[int, int, float]:
@@ -156,23 +164,50 @@ def _extent(text: str, tokens: list[Token], scores: list[float], i: int) -> tupl
     token = tokens[i]
     j, low = i + 1, scores[i]
     if _HANGUL.fullmatch(token.form):
+        word_end = token.end
+        while word_end < len(text) and "가" <= text[word_end] <= "힣":
+            word_end += 1
+        core = EOJEOL.fullmatch(text, token.start, word_end)
+        core_end = core.end("core") if core else word_end  # Kiwi may tag a particle as a noun (강정호|은/NNG)
         while j < len(tokens) and tokens[j].start == tokens[j - 1].end and not is_trailing(tokens[j]):
-            if not _HANGUL.fullmatch(tokens[j].form) or tokens[j].end - token.start > 4:
+            if (
+                not _HANGUL.fullmatch(tokens[j].form)
+                or tokens[j].end - token.start > 4
+                or tokens[j].end > core_end
+            ):
                 break
+            low = min(low, scores[j])
             j += 1
         return j, j, low
     while j < len(tokens) and text[tokens[j - 1].end : tokens[j].start].strip(" '’-") == "":
-        if scores[j] < THRESHOLD or not _name_shaped(tokens[j].form, tokens[j].tag):
+        if scores[j] < THRESHOLD or not _name_shaped(tokens[j].form, tokens[j]):
             break
         low = min(low, scores[j])
         j += 1
     return j, j, low
 
 
+def _plausible(tokens: list[Token], scores: list[float], start_index: int, end_index: int) -> bool:
+    """Whether a CRF hit may be replaced outright, or only reported: an English hit needs a gazetteer first or
+    last name among its words, or two words scored sure (a capitalised "Troponin" at a sentence start is none);
+    a Korean hit must start with a surname and hold no multi-syllable noun Kiwi knows (신부전, 심박|수)."""
+    inside = tokens[start_index:end_index]
+    if _HANGUL.fullmatch(inside[0].form):
+        core = "".join(t.form for t in inside)
+        surname_first = core[0] in ko_surnames() or core[:2] in ko_surnames()
+        known_noun = any(t.known and t.tag.startswith("NN") and len(t.form) >= 2 for t in inside)
+        # Kiwi's dictionary holds person names (윤건용) but also medical words (신부전) and common words inside
+        # names (김|다소): a core holding a word it knows needs a confident CRF
+        return surname_first and (not known_noun or min(scores[start_index:end_index]) >= SURE)
+    in_gazetteer = any(t.form in en_first_names() or t.form in en_last_names() for t in inside)
+    return in_gazetteer or (len(inside) >= 2 and min(scores[start_index:end_index]) >= SURE)
+
+
 def _crf_names(
     text: str, tokens: list[Token], scores: list[float]
 ) -> tuple[list[tuple[int, int]], list[Uncertain]]:
-    """Name ranges from the CRF's token scores, each checked for the shape of a name."""
+    """Name ranges from the CRF's token scores, each checked for the shape of a name; a hit without the
+    support of a gazetteer or of Kiwi is kept and reported as uncertain rather than replaced."""
     names: list[tuple[int, int]] = []
     unsure: list[Uncertain] = []
     i = 0
@@ -181,10 +216,14 @@ def _crf_names(
         end_index, _, low = _extent(text, tokens, scores, i)
         start, end = token.start, tokens[end_index - 1].end
         hangul = _HANGUL.fullmatch(token.form) is not None
-        if not _name_shaped(text[start:end] if hangul else token.form, token.tag):
+        if not _name_shaped(text[start:end] if hangul else token.form, token):
             score = 0.0
         elif token.tag == "NNG" and token.known and end - start == len(token.form) and len(token.form) >= 2:
             score = min(score, THRESHOLD - 0.01)  # a noun in Kiwi's dictionary (유방암): at most uncertain
+        elif score >= THRESHOLD and not _plausible(tokens, scores, i, end_index):
+            unsure.append(Uncertain(start, end, "NAME", round(score, 3), False))
+            i = end_index
+            continue
         if score < THRESHOLD:
             if score >= UNSURE:
                 unsure.append(Uncertain(token.start, token.end, "NAME", round(score, 3), False))
@@ -232,7 +271,7 @@ def scrub(text: str) -> Scrubbed:
             continue
         painting.paint(start, end, kind)
     names, unsure = _crf_names(text, tokens, name_probabilities(text, tokens))
-    for start, end in names:
+    for start, end in names + name_shaped_words(text, tokens):
         painting.paint(start, end, "NAME")
     found = painting.merged()
     for candidate in _propagated_names(text, [r for r in found if r.kind == "NAME"]):

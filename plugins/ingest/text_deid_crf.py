@@ -22,16 +22,11 @@ from plugins.ingest.text_deid_gazetteer import (
     ko_given_names,
     ko_surnames,
 )
-from plugins.ingest.text_deid_korean import Token
+from plugins.ingest.text_deid_korean import EOJEOL, Token
 
 MODEL_PATH = Path(__file__).with_name("text_deid_names.crfsuite")
 NAME, OTHER = "N", "O"
 _HANGUL = re.compile("[가-힣]+")
-# A Korean word (eojeol) is a name core plus an optional particle or honorific: 김민수|는, 예진|이가.
-_EOJEOL = re.compile(
-    "(?P<core>[가-힣]+?)(?P<particle>에게서|에게|께서|이가|이는|이를|이랑|이와|이의|이도|이에게|은|는|이|가|을|를|의|와|과"
-    "|도|에|께|랑|야|아|씨|님)?"
-)
 
 
 def _shape(form: str) -> str:
@@ -55,7 +50,7 @@ def _eojeol(text: str, token: Token) -> list[str]:
     end = token.end
     while end < len(text) and "가" <= text[end] <= "힣":
         end += 1
-    match = _EOJEOL.fullmatch(text, start, end)
+    match = EOJEOL.fullmatch(text, start, end)
     if match is None:
         return []
     core = match.group("core")
@@ -81,7 +76,7 @@ def _word(text: str, tokens: list[Token], i: int) -> list[str]:
     if not (form[:1].isupper() or (hangul and not token.known)):
         features.append(f"w={low}")
     if form[:1].isupper() and form[1:].islower():
-        features.append("title")
+        features += ["title", f"suffix={low[-3:]}"]  # -ogy, -ine, -al: medical words, rarely names
         if low in en_common_words():
             features.append("common")
         if form in en_first_names():
@@ -110,9 +105,7 @@ def features(text: str, tokens: list[Token]) -> list[list[str]]:
                     row.append(f"{offset}:w={tokens[j].form.lower()}")
                 row.append(f"{offset}:tag={tokens[j].tag}")
                 if abs(offset) == 1:
-                    row += [
-                        f"{offset}:{f}" for f in own[j] if not f.startswith(("w=", "tag=", "ej_"))
-                    ]
+                    row += [f"{offset}:{f}" for f in own[j] if not f.startswith(("w=", "tag=", "ej_"))]
             else:
                 row.append(f"{offset}:edge")
         before = text[tokens[i - 1].end if i else 0 : token.start]

@@ -21,7 +21,7 @@ from faker.providers.address.en_AU import Provider as _AuAddress
 from faker.providers.address.en_GB import Provider as _GbAddress
 from faker.providers.address.en_US import Provider as _EnAddress
 
-from plugins.ingest.text_deid_gazetteer import en_common_words
+from plugins.ingest.text_deid_gazetteer import en_common_words, en_first_names, en_last_names
 
 # ------------------------------------------------------------------ building blocks
 
@@ -199,6 +199,15 @@ def _en_labelled_name(match: re.Match[str]) -> bool:
     if len(words) == 1:  # "niece Amelia", "husband Michael": one word that is not an ordinary English one
         return words[0].lower() not in EN_NAME_STOPWORDS and words[0].lower() not in en_common_words()
     return all(w.lower() not in EN_NAME_STOPWORDS for w in words)
+
+
+def _first_name_pair(match: re.Match[str]) -> bool:
+    """A gazetteer first name and a capitalised word ("Glenn Field", "Amy Brown"): a name unless the second
+    word is an ordinary English one that is no surname ("Grace Period")."""
+    last = match.group("last")
+    return last.lower() not in EN_NAME_STOPWORDS and (
+        last.lower() not in en_common_words() or last in en_last_names()
+    )
 
 
 def _ko_name(match: re.Match[str]) -> bool:
@@ -400,6 +409,14 @@ RULES: tuple[Rule, ...] = (
         rf"[ \t]*[:：,]?[ \t]*(?P<id>{_TC},[ \t]*{_TC}(?![ \t]*[a-z])|{_EN_NAME})",
         _en_labelled_name,
     ),
+    _rule(
+        "NAME",
+        r"\b(?P<id>(?:"
+        + "|".join(sorted(en_first_names(), key=len, reverse=True))
+        + r")(?:[ \t]+[A-Z]\.)?[ \t]+"
+        rf"(?P<last>{_TC}))\b",
+        _first_name_pair,
+    ),
     _rule(  # the signature under a letter's closing
         "NAME",
         r"(?i:\bsincerely|\bregards|\bbest[ \t]+wishes|\bthanks|\bthank[ \t]+you|\byours(?:[ \t]+(?:truly|faithfully))?)"
@@ -469,12 +486,14 @@ _EPONYM_HEAD = (
     r"|procedure|sarcoma|chorea|ulcer|fracture|disorder|encephalopathy|tumou?r|type|reflex|triad|dementia|arteritis)"
 )
 #: Phrases painted first and then kept: eponymous diseases ("Graves disease" even after a patient named Graves,
-#: "Mother: Alzheimer's disease") and generic clinic names ("Heart Failure Clinic").
+#: "Mother: Alzheimer's disease") and generic clinic and department names ("Heart Failure Clinic",
+#: "Internal Medicine").
 PROTECTED: tuple[Rule, ...] = (
     _rule("KEEP", rf"\b{_EPONYM}(?:['’]s)?(?:[- ]{_EPONYM}(?:['’]s)?)*[ \t]+(?:of[ \t]+)?{_EPONYM_HEAD}\b"),
     _rule(
         "KEEP",
-        r"\b(?P<id>(?:[A-Z][a-z']+[ \t]+){1,3}(?:Clinic|Center|Centre|Service|Unit|Team|Program))\b",
+        r"\b(?P<id>(?:[A-Z][a-z']+[ \t]+){1,3}(?:Clinic|Center|Centre|Service|Unit|Team|Program|Medicine|Surgery"
+        r"|Department|Ward))\b",
         lambda m: all(w.lower() in _HOSPITAL_GENERIC_EN for w in m.group("id").split()[:-1]),
     ),
 )
