@@ -64,7 +64,7 @@ _KO_NOT_NAMES = frozenset(
 _TC = r"(?:[A-Z]'|Ma?c)?[A-Z][a-z]+(?:[-'][A-Za-z][a-z]+)?"  # Smith, O'Brien, McKendry, MacGee, Min-jun
 _UC = r"[A-Z]{2,}(?:[-'][A-Z]{2,})?"
 _EN_NAME = (
-    rf"(?:{_TC}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_TC}){{0,2}}|{_UC}(?:,[ \t]*|\^|[ \t]+){_UC}(?:[ \t]+{_UC})?)"
+    rf"(?:{_TC}(?:[ \t](?:[A-Z]\.[ \t]*)?{_TC}){{0,2}}|{_UC}(?:,[ \t]*|\^|[ \t]+){_UC}(?:[ \t]+{_UC})?)"
 )
 EN_NAME_STOPWORDS = frozenset(
     """male female man woman unknown none anonymous patient inpatient outpatient mrn dob id sex age the and of
@@ -241,7 +241,7 @@ def _ko_address_unanchored(match: re.Match[str]) -> bool:
     )
 
 
-_LABEL_END = r"[ \t]*(?:[:：#=]|No\.?|번호)?[ \t]*"
+_LABEL_END = r"[ \t]*(?:[:：#=]{1,2}|No\.?|번호)?[ \t]*"
 _AGE90 = r"(?:9\d|1[01]\d)"
 
 RULES: tuple[Rule, ...] = (
@@ -264,7 +264,7 @@ RULES: tuple[Rule, ...] = (
         "ID",
         r"(?i:\bSSN|\bsocial[ \t]+security(?:[ \t]+(?:no\.?|number))?|\binsurance(?:[ \t]+(?:no\.?|number|id))?"
         r"|\bpolicy[ \t]*(?:no\.?|number)|\baccount[ \t]*(?:no\.?|number)|\bacct\.?(?:[ \t]*no\.?)?"
-        r"|\baccession(?:[ \t]*(?:no\.?|number))?|\bpassport(?:[ \t]*(?:no\.?|number))?|\blicen[cs]e"
+        r"|\bacc\.?(?=[ \t]*[#:])|\baccession(?:[ \t]*(?:no\.?|number))?|\bpassport(?:[ \t]*(?:no\.?|number))?|\blicen[cs]e"
         r"(?:[ \t]*(?:no\.?|number))?|\bspecimen[ \t]*(?:no\.?|id)|보험증?[ \t]?번호|건강보험[ \t]?번호|여권[ \t]?번호"
         r"|계좌[ \t]?번호|검사[ \t]?번호|접수[ \t]?번호|면허[ \t]?번호|사원[ \t]?번호|학번)"
         + _LABEL_END
@@ -353,12 +353,12 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "ADDRESS",
-        rf"(?<![가-힣])(?P<id>{_KO_REGION}(?:[ \t]+{_KO_UNIT}){{0,4}}[ \t]+(?:{_KO_UNIT}|{_KO_ROAD}|{_KO_LOT})"
+        rf"(?<![가-힣])(?P<id>{_KO_REGION}(?:[ \t]+{_KO_UNIT}){{0,4}}[ \t]+(?:{_KO_ROAD}|{_KO_UNIT}|{_KO_LOT})"
         rf"(?:[ \t]+(?:{_KO_ROAD}|{_KO_LOT}))?{_KO_DETAIL})",
     ),
     _rule(
         "ADDRESS",
-        rf"(?<![가-힣])(?P<id>(?P<first>[가-힣]{{1,8}}(?:시|군|구))[ \t]+(?P<second>[가-힣\d]{{1,8}}(?:구|군|동|읍|면)|{_KO_ROAD})"
+        rf"(?<![가-힣])(?P<id>(?P<first>[가-힣]{{1,8}}(?:시|군|구))[ \t]+(?P<second>{_KO_ROAD}|[가-힣\d]{{1,8}}(?:구|군|동|읍|면))"
         rf"(?:[ \t]+{_KO_UNIT})?(?:[ \t]+(?:{_KO_ROAD}|{_KO_LOT}))?{_KO_DETAIL})",
         _ko_address_unanchored,
     ),
@@ -366,7 +366,7 @@ RULES: tuple[Rule, ...] = (
         "ADDRESS",
         rf"(?<!\w)(?P<id>\d{{1,6}}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:[A-Z][A-Za-z\d.'-]*[ \t]+){{1,4}}{_EN_STREET}\b\.?"
         r"(?:,?[ \t]*(?:Apt|Apartment|Suite|Ste|Unit|Room|Rm|#)\.?[ \t]*#?[\w-]+)?"
-        r"(?:,[ \t]*[A-Z][a-zA-Z]+(?:[ \t][A-Z][a-zA-Z]+){0,2})?(?:,[ \t]*[A-Z]{2})?"
+        r"(?:,[ \t]*(?:St\.[ \t])?[A-Z][a-zA-Z]+(?:[ \t][A-Z][a-zA-Z]+){0,2})?(?:,[ \t]*[A-Z]{2}\b)?"
         r"(?:,?[ \t]+(?:\d{4,5}(?:-\d{4})?|[A-Z]\d{2}[A-Z\d]{4}|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d{2}[ \t]?[A-Z\d]{4}))?)",
     ),
     _rule("ADDRESS", r"\b(?P<id>P\.?[ \t]?O\.?[ \t]+Box[ \t]+\d+)", flags=re.I),
