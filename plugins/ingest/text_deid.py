@@ -195,9 +195,16 @@ def _plausible(tokens: list[Token], scores: list[float], start_index: int, end_i
     if _HANGUL.fullmatch(inside[0].form):
         core = "".join(t.form for t in inside)
         surname_first = core[0] in ko_surnames() or core[:2] in ko_surnames()
+        if inside[0].known and inside[0].tag == "NNG" and len(inside[0].form) >= 2:
+            return False  # starts with a common noun (원인|균)
         known_noun = any(t.known and t.tag.startswith("NN") and len(t.form) >= 2 for t in inside)
-        # Kiwi's dictionary holds person names (윤건용) but also medical words (신부전) and common words inside
-        # names (김|다소): a core holding a word it knows needs a confident CRF
+        if len(inside) == 1 and known_noun:
+            # a proper noun in Kiwi's dictionary: person names (윤건용) but medical words too (신|부전), told
+            # apart by what follows the surname
+            given = tokenize(core[2:] if core[:2] in ko_surnames() else core[1:])
+            if len(given) == 1 and given[0].known and given[0].tag == "NNG":
+                return False
+        # common words inside names (김|다소) need a confident CRF
         return surname_first and (not known_noun or min(scores[start_index:end_index]) >= SURE)
     in_gazetteer = any(t.form in en_first_names() or t.form in en_last_names() for t in inside)
     return in_gazetteer or (len(inside) >= 2 and min(scores[start_index:end_index]) >= SURE)
