@@ -75,7 +75,8 @@ def _plausible_korean(text: str) -> bool:
     set (what EUC-KR can write), as real Korean notes are."""
     wide = [c for c in text if ord(c) > 127]
     hangul = [c for c in wide if "가" <= c <= "힣"]
-    common = sum(1 for c in hangul if c.encode("euc_kr", errors="ignore"))
+    # two bytes: CPython's euc_kr also writes other syllables as 8-byte KS X 1001 Annex 3 sequences
+    common = sum(1 for c in hangul if len(c.encode("euc_kr", errors="ignore")) == 2)
     return len(hangul) >= 0.8 * len(wide) and common >= 0.95 * len(hangul)
 
 
