@@ -123,7 +123,7 @@ TARGETS = [
     for kind in ("AGE", "DATE", "PHONE", "ADDRESS", "HOSPITAL", "ID", "CONTACT", "NAME")
     for language in ("en", "ko")
 ]
-BELOW_TARGET = {("NAME", "en"): 0.97, ("NAME", "ko"): 0.90}  # measured floors, see docs/ingest.md
+BELOW_TARGET = {("NAME", "en"): 0.97, ("NAME", "ko"): 0.95}  # measured 0.978 and 0.958 (docs/ingest.md)
 
 
 @pytest.mark.parametrize(

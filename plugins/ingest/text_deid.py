@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from plugins.ingest.text_deid_crf import name_probabilities
 from plugins.ingest.text_deid_gazetteer import en_common_words, en_first_names, en_last_names, ko_surnames
-from plugins.ingest.text_deid_korean import EOJEOL, Token, is_trailing, name_shaped_words, tokenize
+from plugins.ingest.text_deid_korean import EOJEOL, Token, name_shaped_words, tokenize
 from plugins.ingest.text_deid_rules import EN_NAME_STOPWORDS, PROTECTED, RULES, Rule
 
 KEEP = "KEEP"
@@ -143,103 +143,104 @@ def _common_korean_word(tokens: list[Token], start: int, end: int) -> bool:
     )
 
 
-def _name_shaped(form: str, token: Token) -> bool:
-    """What a name can look like: a capitalised Latin word, or a Hangul word of 2-4 syllables that Kiwi calls a
-    proper noun or that starts with a surname (a CRF hit on anything else is noise)."""
-    if _HANGUL.fullmatch(form):
-        surname_first = form[0] in ko_surnames() or form[:2] in ko_surnames()
-        word_class = (
-            token.tag.startswith("NN") or not token.known
-        )  # not a verb or adverb Kiwi knows (마시|지)
-        return 2 <= len(form) <= 4 and word_class and (token.tag == "NNP" or surname_first)
+def _english_shaped(form: str) -> bool:
+    """A capitalised Latin word that is no stopword, and no everyday English word unless it is also a name
+    ("There", "Alert" are not; "Mark", "Grant" may be)."""
     if re.fullmatch(r"[A-Z][A-Za-z'’-]*", form) is None or form.lower() in EN_NAME_STOPWORDS:
         return False
-    # an everyday English word ("There", "Alert") only when it is also a name ("Mark", "Grant")
     return form.lower() not in en_common_words() or form in en_first_names() or form in en_last_names()
 
 
-def _extent(text: str, tokens: list[Token], scores: list[float], i: int) -> tuple[int, int, float]:
-    """Where a name that starts at token i ends (exclusive token index), and its lowest score: a Korean name is
-    one word up to its particle (송채혁|은, 김|태|숙); English name words join across spaces and apostrophes."""
-    token = tokens[i]
-    j, low = i + 1, scores[i]
-    if _HANGUL.fullmatch(token.form):
-        word_end = token.end
-        while word_end < len(text) and "가" <= text[word_end] <= "힣":
-            word_end += 1
-        core = EOJEOL.fullmatch(text, token.start, word_end)
-        core_end = core.end("core") if core else word_end  # Kiwi may tag a particle as a noun (강정호|은/NNG)
-        while j < len(tokens) and tokens[j].start == tokens[j - 1].end and not is_trailing(tokens[j]):
-            if (
-                not _HANGUL.fullmatch(tokens[j].form)
-                or tokens[j].end - token.start > 4
-                or tokens[j].end > core_end
-            ):
-                break
-            low = min(low, scores[j])
-            j += 1
-        return j, j, low
-    while j < len(tokens) and text[tokens[j - 1].end : tokens[j].start].strip(" '’-") == "":
-        if scores[j] < THRESHOLD or not _name_shaped(tokens[j].form, tokens[j]):
-            break
-        low = min(low, scores[j])
-        j += 1
-    return j, j, low
-
-
-def _plausible(tokens: list[Token], scores: list[float], start_index: int, end_index: int) -> bool:
-    """Whether a CRF hit may be replaced outright, or only reported: an English hit needs a gazetteer first or
-    last name among its words, or two words scored sure (a capitalised "Troponin" at a sentence start is none);
-    a Korean hit must start with a surname and hold no multi-syllable noun Kiwi knows (신부전, 심박|수)."""
-    inside = tokens[start_index:end_index]
-    if _HANGUL.fullmatch(inside[0].form):
-        core = "".join(t.form for t in inside)
-        surname_first = core[0] in ko_surnames() or core[:2] in ko_surnames()
-        if inside[0].known and inside[0].tag == "NNG" and len(inside[0].form) >= 2:
-            return False  # starts with a common noun (원인|균)
-        known_noun = any(t.known and t.tag.startswith("NN") and len(t.form) >= 2 for t in inside)
-        if len(inside) == 1 and known_noun:
-            # a proper noun in Kiwi's dictionary: person names (윤건용) but medical words too (신|부전), told
-            # apart by what follows the surname
-            given = tokenize(core[2:] if core[:2] in ko_surnames() else core[1:])
-            if len(given) == 1 and given[0].known and given[0].tag == "NNG":
-                return False
-        # common words inside names (김|다소) need a confident CRF
-        return surname_first and (not known_noun or min(scores[start_index:end_index]) >= SURE)
-    in_gazetteer = any(t.form in en_first_names() or t.form in en_last_names() for t in inside)
-    return in_gazetteer or (len(inside) >= 2 and min(scores[start_index:end_index]) >= SURE)
-
-
-def _crf_names(
+def _english_names(
     text: str, tokens: list[Token], scores: list[float]
 ) -> tuple[list[tuple[int, int]], list[Uncertain]]:
-    """Name ranges from the CRF's token scores, each checked for the shape of a name; a hit without the
-    support of a gazetteer or of Kiwi is kept and reported as uncertain rather than replaced."""
+    """Runs of capitalised words the CRF scores as a name, joined across spaces and apostrophes. One is
+    replaced when a word is a gazetteer first or last name or when two or more words are all scored sure;
+    otherwise it is kept and reported (a capitalised "Troponin" at a sentence start is neither)."""
     names: list[tuple[int, int]] = []
     unsure: list[Uncertain] = []
     i = 0
     while i < len(tokens):
-        token, score = tokens[i], scores[i]
-        end_index, _, low = _extent(text, tokens, scores, i)
-        start, end = token.start, tokens[end_index - 1].end
-        hangul = _HANGUL.fullmatch(token.form) is not None
-        if not _name_shaped(text[start:end] if hangul else token.form, token):
-            score = 0.0
-        elif token.tag == "NNG" and token.known and end - start == len(token.form) and len(token.form) >= 2:
-            score = min(score, THRESHOLD - 0.01)  # a noun in Kiwi's dictionary (유방암): at most uncertain
-        elif score >= THRESHOLD and not _plausible(tokens, scores, i, end_index):
-            unsure.append(Uncertain(start, end, "NAME", round(score, 3), False))
-            i = end_index
-            continue
-        if score < THRESHOLD:
-            if score >= UNSURE:
-                unsure.append(Uncertain(token.start, token.end, "NAME", round(score, 3), False))
+        token = tokens[i]
+        if _HANGUL.fullmatch(token.form) or not _english_shaped(token.form) or scores[i] < UNSURE:
             i += 1
             continue
-        names.append((start, end))
-        if low < CERTAIN:
-            unsure.append(Uncertain(start, end, "NAME", round(low, 3), True))
-        i = end_index
+        if scores[i] < THRESHOLD:
+            unsure.append(Uncertain(token.start, token.end, "NAME", round(scores[i], 3), False))
+            i += 1
+            continue
+        j = i + 1
+        while (
+            j < len(tokens)
+            and text[tokens[j - 1].end : tokens[j].start].strip(" '’-") == ""
+            and scores[j] >= THRESHOLD
+            and _english_shaped(tokens[j].form)
+        ):
+            j += 1
+        start, end, low = token.start, tokens[j - 1].end, min(scores[i:j])
+        in_gazetteer = any(t.form in en_first_names() or t.form in en_last_names() for t in tokens[i:j])
+        if in_gazetteer or (j - i >= 2 and low >= SURE):
+            names.append((start, end))
+            if low < CERTAIN:
+                unsure.append(Uncertain(start, end, "NAME", round(low, 3), True))
+        else:
+            unsure.append(Uncertain(start, end, "NAME", round(low, 3), False))
+        i = j
+    return names, unsure
+
+
+def _korean_plausible(core: str, particle: bool, inside: list[Token], low: float) -> bool:
+    """Whether a Korean word core the CRF scores as a name may be replaced outright. Kiwi often splits a rare
+    name oddly (양|명|숙), so its tags only veto: a core that starts with a common noun it knows (원인|균), or
+    a known proper noun whose given part is a common noun (신|부전), or a verb or adverb, is not replaced. A
+    core with a known word inside (김|다소), or without a surname (a given name alone: 소율이), needs a sure CRF
+    score."""
+    first = inside[0]
+    if first.known and first.tag == "NNG" and len(first.form) >= 2:
+        return False
+    if any(
+        t.tag.startswith(("E", "XSV", "XSA")) or (t.known and t.tag in ("MAG", "MAJ", "VA", "VX"))
+        for t in inside
+    ):
+        return False  # a verb or adverb with its ending (마시|지, 어떻|게, 경미|하|ㄴ, 차라리)
+    surname = 2 if core[:2] in ko_surnames() else 1 if core[0] in ko_surnames() else 0
+    if len(inside) == 1 and first.known and surname:
+        given = tokenize(core[surname:])
+        if len(given) == 1 and given[0].known and given[0].tag == "NNG":
+            return False
+    known_noun = any(t.known and t.tag.startswith("NN") and len(t.form) >= 2 for t in inside)
+    if not surname:  # a given name alone comes with a particle or honorific (예진|이가, 소율|에게, 지훈|씨)
+        return particle and low >= SURE and (first.tag == "NNP" or not first.known)
+    return not known_noun or low >= SURE
+
+
+def _korean_names(
+    text: str, tokens: list[Token], scores: list[float]
+) -> tuple[list[tuple[int, int]], list[Uncertain]]:
+    """Korean word cores (the word less its particle: 송채혁|은, 예진|이가) of 2-4 syllables whose morphemes
+    the CRF all scores as a name."""
+    names: list[tuple[int, int]] = []
+    unsure: list[Uncertain] = []
+    starts = [t.start for t in tokens]
+    for run in _HANGUL.finditer(text):
+        match = EOJEOL.fullmatch(text, run.start(), run.end())
+        start, end = match.span("core") if match else run.span()
+        first = bisect.bisect_left(starts, start)
+        inside = [i for i in range(first, len(tokens)) if tokens[i].start < end]
+        if not inside or not 2 <= end - start <= 4 or tokens[inside[0]].start != start:
+            continue
+        low = min(scores[i] for i in inside)
+        if low < UNSURE:
+            continue
+        particle = match is not None and match.group("particle") is not None
+        if low >= THRESHOLD and _korean_plausible(
+            text[start:end], particle, [tokens[i] for i in inside], low
+        ):
+            names.append((start, end))
+            if low < CERTAIN:
+                unsure.append(Uncertain(start, end, "NAME", round(low, 3), True))
+        else:
+            unsure.append(Uncertain(start, end, "NAME", round(low, 3), False))
     return names, unsure
 
 
@@ -277,8 +278,11 @@ def scrub(text: str) -> Scrubbed:
         if kind == "NAME" and _HANGUL.match(text[start:end]) and _common_korean_word(tokens, start, end):
             continue
         painting.paint(start, end, kind)
-    names, unsure = _crf_names(text, tokens, name_probabilities(text, tokens))
-    for start, end in names + name_shaped_words(text, tokens):
+    scores = name_probabilities(text, tokens)
+    english, english_unsure = _english_names(text, tokens, scores)
+    korean, korean_unsure = _korean_names(text, tokens, scores)
+    unsure = english_unsure + korean_unsure
+    for start, end in english + korean + name_shaped_words(text, tokens):
         painting.paint(start, end, "NAME")
     found = painting.merged()
     for candidate in _propagated_names(text, [r for r in found if r.kind == "NAME"]):
