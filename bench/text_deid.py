@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notes", type=int, default=1200)
     args = parser.parse_args(argv)
+    began = time.perf_counter()
     notes: list[Note] = list(generate("heldout", args.notes))
     phi = sum(len(n.phi) for n in notes)
     medical = sum(len(n.medical) for n in notes)
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         best = max(peers, key=peers.__getitem__)
         ratio = scores["medlabel"].recall() / peers[best] if peers[best] else float("inf")
         print(f"total recall medlabel/{best} = {ratio:.2f}x")
+    print(f"bench runtime {time.perf_counter() - began:.0f} s (corpus generation and model loading included)")
 
 
 if __name__ == "__main__":
