@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from plugins.ingest.text_deid_crf import name_probabilities
 from plugins.ingest.text_deid_gazetteer import en_common_words, en_first_names, en_last_names, ko_surnames
-from plugins.ingest.text_deid_korean import EOJEOL, Token, name_shaped_words, tokenize
+from plugins.ingest.text_deid_korean import EOJEOL, Token, tokenize
 from plugins.ingest.text_deid_rules import EN_NAME_STOPWORDS, PROTECTED, RULES, Rule
 
 KEEP = "KEEP"
@@ -130,17 +130,18 @@ class _Painting:
         return merged
 
 
-def _common_korean_word(tokens: list[Token], start: int, end: int) -> bool:
-    """A Hangul "name" from a cue rule that Kiwi knows as a common noun of 2+ syllables (환자 진통제)."""
-    first = next((t for t in tokens if t.start <= start < t.end), None)
-    return (
-        first is not None
-        and first.tag == "NNG"
-        and first.known
-        and first.end - first.start >= 2
-        and first.start == start
-        and first.end >= end  # 이하|은 is a name (이하은), 진통제 is not
-    )
+def _doubtful_korean(text: str, tokens: list[Token], scores: list[float], start: int, end: int) -> bool:
+    """A Hangul "name" from a cue rule that is rather a medical word after 환자 (환자 진통제, 환자 도뇨관):
+    Kiwi knows it as a common noun, or the CRF gives it no chance and no honorific or bracket follows."""
+    inside = [i for i, t in enumerate(tokens) if start <= t.start < end]
+    if not inside:
+        return False
+    first = tokens[inside[0]]
+    if first.tag == "NNG" and first.known and first.end - first.start >= 2 and first.start == start:
+        if first.end >= end:  # 이하|은 is a name (이하은), 진통제 is not
+            return True
+    honorific = re.match(r"[ \t]?(?:님|씨|교수|선생|원장|과장|\()", text[end:]) is not None
+    return max(scores[i] for i in inside) < UNSURE and not honorific
 
 
 def _english_shaped(form: str) -> bool:
@@ -249,18 +250,18 @@ def _propagated_names(text: str, names: list[Replacement]) -> Iterator[tuple[int
     given name of a Korean full name (이예진 … 예진이가)."""
     tokens: set[str] = set()
     for name in names:
-        for word in re.findall(r"[A-Za-z][A-Za-z'-]+|[가-힣]{2,4}", text[name.start : name.end]):
+        words = re.findall(r"[A-Za-z][A-Za-z'-]+|[가-힣]{2,4}", text[name.start : name.end])
+        for index, word in enumerate(words):
             if _HANGUL.fullmatch(word):
                 tokens.add(word)
                 if len(word) == 3 and word[0] in ko_surnames():
                     tokens.add(word[1:])
-            elif (
-                word.lower() not in EN_NAME_STOPWORDS
-                and word.lower() not in en_common_words()
-                and len(word) >= 3
-                and word[:1].isupper()
-            ):
-                tokens.add(word)
+            elif word.lower() not in EN_NAME_STOPWORDS and len(word) >= 3 and word[:1].isupper():
+                # an everyday word travels only as the surname of a full name (Eleanor Young … Young agrees),
+                # not as a given name (May Lee … May consider)
+                surname = index == len(words) - 1 and len(words) >= 2
+                if word.lower() not in en_common_words() or surname:
+                    tokens.add(word)
     for token in sorted(tokens, key=len, reverse=True):
         hangul = _HANGUL.fullmatch(token) is not None
         pattern = rf"(?<![가-힣]){re.escape(token)}{_KO_NAME_END}" if hangul else rf"\b{re.escape(token)}\b"
@@ -274,15 +275,16 @@ def scrub(text: str) -> Scrubbed:
     for candidate in _candidates(text, PROTECTED):
         painting.paint(*candidate)
     tokens = tokenize(text)
+    scores = name_probabilities(text, tokens)
     for start, end, kind in _candidates(text):
-        if kind == "NAME" and _HANGUL.match(text[start:end]) and _common_korean_word(tokens, start, end):
+        hangul = _HANGUL.fullmatch(text[start:end]) is not None  # not a masked name (이OO)
+        if kind == "NAME" and hangul and _doubtful_korean(text, tokens, scores, start, end):
             continue
         painting.paint(start, end, kind)
-    scores = name_probabilities(text, tokens)
     english, english_unsure = _english_names(text, tokens, scores)
     korean, korean_unsure = _korean_names(text, tokens, scores)
     unsure = english_unsure + korean_unsure
-    for start, end in english + korean + name_shaped_words(text, tokens):
+    for start, end in english + korean:
         painting.paint(start, end, "NAME")
     found = painting.merged()
     for candidate in _propagated_names(text, [r for r in found if r.kind == "NAME"]):

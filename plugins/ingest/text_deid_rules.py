@@ -210,6 +210,11 @@ def _first_name_pair(match: re.Match[str]) -> bool:
     )
 
 
+def _signature(match: re.Match[str]) -> bool:
+    words = re.split(r"[ \t.]+", match.group("id"))
+    return all(w.lower() not in EN_NAME_STOPWORDS and w.lower() not in en_common_words() for w in words if w)
+
+
 def _ko_name(match: re.Match[str]) -> bool:
     """After a strong right context ("님", "(72세"): reject only common words that start with a surname."""
     return match.group("id") not in _KO_NOT_NAMES
@@ -416,6 +421,11 @@ RULES: tuple[Rule, ...] = (
         + r")(?:[ \t]+[A-Z]\.)?[ \t]+"
         rf"(?P<last>{_TC}))\b",
         _first_name_pair,
+    ),
+    _rule(  # a signature: two or three capitalised words alone on the note's last line
+        "NAME",
+        rf"\n[ \t]*(?P<id>{_TC}(?:[ \t](?:[A-Z]\.[ \t])?{_TC}){{1,2}})[ \t]*\Z",
+        _signature,
     ),
     _rule(  # the signature under a letter's closing
         "NAME",
