@@ -1,6 +1,6 @@
 """Train the scrubber's name CRF on the corpus's dev split and write `plugins/ingest/text_deid_names.crfsuite`.
 
-    .venv/bin/python -m bench.train_text_crf [--notes 3000]
+    .venv/bin/python -m bench.train_text_crf [--notes 5000]
 
 Only dev notes are used (their templates, sentences and seeds are not the held-out ones the bench scores).
 """
@@ -17,7 +17,7 @@ from plugins.ingest.text_deid_korean import tokenize
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notes", type=int, default=3000)
+    parser.add_argument("--notes", type=int, default=5000)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     examples = (

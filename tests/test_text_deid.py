@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.text_corpus import generate
-from bench.text_corpus.metrics import evaluate
+from bench.text_corpus.metrics import Score, evaluate
 from plugins.ingest.base import IngestContext, IngestOptions, Quarantine, SourceFile, TaskDraft
 from plugins.ingest.text import TextPlugin
 from plugins.ingest.text_deid import scrub
@@ -113,7 +113,7 @@ def test_an_eponym_survives_a_patient_of_that_name() -> None:
 
 
 @pytest.fixture(scope="module")
-def heldout_score():  # type: ignore[no-untyped-def]
+def heldout_score() -> Score:
     notes = list(generate("heldout", 240))
     return evaluate(notes, lambda text: [(r.start, r.end) for r in scrub(text).replacements])
 
@@ -140,16 +140,16 @@ BELOW_TARGET = {("NAME", "en"): 0.97, ("NAME", "ko"): 0.95}  # measured 0.978 an
     ],
     ids=[f"{kind}-{language}" for kind, language in TARGETS],
 )
-def test_heldout_recall_target(heldout_score, kind: str, language: str) -> None:  # type: ignore[no-untyped-def]
+def test_heldout_recall_target(heldout_score: Score, kind: str, language: str) -> None:
     assert heldout_score.recall(kind, language) >= 0.99
 
 
 @pytest.mark.parametrize(("kind", "language"), BELOW_TARGET, ids=[f"{k}-{lang}" for k, lang in BELOW_TARGET])
-def test_heldout_name_recall_does_not_fall(heldout_score, kind: str, language: str) -> None:  # type: ignore[no-untyped-def]
+def test_heldout_name_recall_does_not_fall(heldout_score: Score, kind: str, language: str) -> None:
     assert heldout_score.recall(kind, language) >= BELOW_TARGET[(kind, language)]
 
 
-def test_heldout_overscrub_target(heldout_score) -> None:  # type: ignore[no-untyped-def]
+def test_heldout_overscrub_target(heldout_score: Score) -> None:
     assert heldout_score.overscrub("en") <= 0.01 and heldout_score.overscrub("ko") <= 0.01
 
 

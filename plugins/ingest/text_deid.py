@@ -3,11 +3,12 @@
 
 Ranges are painted in priority order (a character belongs to the first layer that claims it), so overlapping
 finders never leave part of an identifier behind:
-1. protected medical phrases ("Graves disease", "Heart Failure Clinic"), painted to be kept;
-2. the rules (`plugins.ingest.text_deid_rules`), minus Korean "names" that Kiwi reads as a common noun
-   ("환자 진통제 요청함");
-3. names the CRF (`plugins.ingest.text_deid_crf`) tags over Kiwi tokens, a Korean name stretched to its
-   particle (송채혁|은);
+1. protected medical phrases (`plugins.ingest.text_deid_protected`: "Graves disease", "Heart Failure Clinic"),
+   painted to be kept;
+2. the rules (`plugins.ingest.text_deid_rules`), minus Korean "names" after a cue that are rather a medical
+   word ("환자 진통제 요청함");
+3. names the CRF (`plugins.ingest.text_deid_crf`) scores over Kiwi tokens, when they are plausible (a
+   gazetteer word in an English run; a Korean word less its particle, 송채혁|은, with no verb or known noun);
 4. every other mention of a name found so far, and the given name of a Korean full name (이예진 … 예진이).
 Each painted run becomes one placeholder; `Scrubbed.map_span` moves offsets of spans that came with the note
 past the replacements. Name-like tokens scored near the threshold are reported in `Scrubbed.uncertain`.
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 from plugins.ingest.text_deid_crf import name_probabilities
 from plugins.ingest.text_deid_gazetteer import en_common_words, en_first_names, en_last_names, ko_surnames
 from plugins.ingest.text_deid_korean import EOJEOL, Token, tokenize
-from plugins.ingest.text_deid_rules import EN_NAME_STOPWORDS, PROTECTED, RULES, Rule
+from plugins.ingest.text_deid_protected import PROTECTED
+from plugins.ingest.text_deid_rules import EN_NAME_STOPWORDS, RULES, Rule
 
 KEEP = "KEEP"
 #: A CRF name score at or above this is replaced; between `UNSURE` and `CERTAIN` it is also reported.

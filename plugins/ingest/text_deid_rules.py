@@ -3,7 +3,8 @@
 Why hand-written regexes: the trusted de-identification tools are either model-based (Philter, presidio with
 spaCy/transformer NER, which need model downloads at run time — ruled out here) or English-only (scrubadub,
 presidio's own regexes know neither Korean names, addresses, phone formats nor resident registration numbers).
-Rules are deterministic, reviewable and fast; their weak spot is names outside a recognisable context.
+Rules are deterministic, reviewable and fast; they find every structured identifier and the names that
+follow a cue ("Dr.", "환자", "배우자(…)"). Names without a cue are the name CRF's (`plugins.ingest.text_deid_crf`).
 
 A rule's `id` group, when present, is the identifier; the rest of its match is context that stays
 ("MRN: [MRN]", "Dr. [NAME]"). `RULES` is in priority order: `plugins.ingest.text_deid` gives a character to the first
@@ -111,7 +112,7 @@ _HOSPITAL_EN = (
     r"(?:Hospital|Medical Cent(?:er|re)|Health Cent(?:er|re)|Health System|Health Care|Cancer Cent(?:er|re)"
     r"|Infirmary|Clinic|Hospice|Health)"
 )
-_HOSPITAL_GENERIC_EN = frozenset(
+HOSPITAL_GENERIC_EN = frozenset(
     """the a an this our that outside local referring previous prior same other another brief admitting
     admission post pre day internal medicine cardiology outpatient emergency pain sleep family pediatric
     primary care urgent dermatology psychiatry surgery surgical oncology dental eye general community
@@ -136,7 +137,7 @@ class Rule:
     accept: Callable[[re.Match[str]], bool] | None = None
 
 
-def _rule(
+def rule(
     kind: str, pattern: str, accept: Callable[[re.Match[str]], bool] | None = None, flags: int = 0
 ) -> Rule:
     return Rule(kind, re.compile(pattern, flags), accept)
@@ -233,7 +234,7 @@ def _ko_name_after_label(match: re.Match[str]) -> bool:
 def _en_hospital(match: re.Match[str]) -> bool:
     words = [w for w in match.group("id").split()[:-1] if w not in ("and", "of", "the", "&")]
     words = [w for w in words if w.lower() not in ("medical", "health", "centre", "center", "system")]
-    return any(w.lower().strip(".'") not in _HOSPITAL_GENERIC_EN for w in words)
+    return any(w.lower().strip(".'") not in HOSPITAL_GENERIC_EN for w in words)
 
 
 def _ko_hospital(match: re.Match[str]) -> bool:
@@ -250,13 +251,13 @@ _LABEL_END = r"[ \t]*(?:[:：#=]{1,2}|No\.?|번호)?[ \t]*"
 _AGE90 = r"(?:9\d|1[01]\d)"
 
 RULES: tuple[Rule, ...] = (
-    _rule("EMAIL", r"(?P<id>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"),
-    _rule("URL", r"(?P<id>\b(?:https?://|www\.)[^\s<>\"')\]]+)", flags=re.I),
+    rule("EMAIL", r"(?P<id>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"),
+    rule("URL", r"(?P<id>\b(?:https?://|www\.)[^\s<>\"')\]]+)", flags=re.I),
     # Resident registration number ######-#######: any such shape, valid check digit or not (post-2020 RRNs
     # no longer carry one), masked forms too; bare 13 digits only when they look like one.
-    _rule("RRN", r"(?<![\d-])(?P<id>\d{6}[ \t]?[-–][ \t]?(?:\d{7}|[1-8*][*\d]{6}))(?![\d*])"),
-    _rule("RRN", r"(?<!\d)(?P<id>\d{13})(?!\d)", _rrn_plausible),
-    _rule(
+    rule("RRN", r"(?<![\d-])(?P<id>\d{6}[ \t]?[-–][ \t]?(?:\d{7}|[1-8*][*\d]{6}))(?![\d*])"),
+    rule("RRN", r"(?<!\d)(?P<id>\d{13})(?!\d)", _rrn_plausible),
+    rule(
         "MRN",
         r"(?i:\bMRN|\bM\.R\.N\.?|\bmed(?:ical)?[ \t]*rec(?:ord)?s?(?:[ \t]*(?:no\.?|number|#))?|\bhospital[ \t]*"
         r"(?:no\.?|number|#)|\bchart[ \t]*(?:no\.?|number|#)|\bunit[ \t]*(?:no\.?|number)|\bpatient[ \t]*"
@@ -265,7 +266,7 @@ RULES: tuple[Rule, ...] = (
         + _LABEL_END
         + r"(?P<id>[A-Za-z]{0,3}-?\d[\d-]{2,}[A-Za-z\d]*)",
     ),
-    _rule(
+    rule(
         "ID",
         r"(?i:\bSSN|\bsocial[ \t]+security(?:[ \t]+(?:no\.?|number))?|\binsurance(?:[ \t]+(?:no\.?|number|id))?"
         r"|\bpolicy[ \t]*(?:no\.?|number)|\baccount[ \t]*(?:no\.?|number)|\bacct\.?(?:[ \t]*no\.?)?"
@@ -275,132 +276,132 @@ RULES: tuple[Rule, ...] = (
         + _LABEL_END
         + r"(?P<id>[A-Za-z\d][A-Za-z\d-]{3,}\d[A-Za-z\d]*)",
     ),
-    _rule("ID", r"(?<![\d-])(?P<id>\d{3}-\d{2}-\d{4})(?![\d-])"),  # US SSN shape
-    _rule(
+    rule("ID", r"(?<![\d-])(?P<id>\d{3}-\d{2}-\d{4})(?![\d-])"),  # US SSN shape
+    rule(
         "ID",
         r"(?i:\bserial(?:[ \t]*(?:number|no\.?|#))?|\bS/N|\bSN|\blot(?:[ \t]*(?:number|no\.?|#))?|\bUDI|\bdevice[ \t]*id"
         r"|일련[ \t]?번호|시리얼(?:[ \t]?번호)?|제조[ \t]?번호|로트[ \t]?번호)"
         + _LABEL_END
         + r"(?P<id>[A-Za-z\d][A-Za-z\d-]{2,}\d[A-Za-z\d-]*)",
     ),
-    _rule(
+    rule(
         "PHONE",
         r"(?i:\btel|\bphone|\bph|\bcall|\bmobile|\bcell|\bfax|\bcontact|연락처|전화(?:번호)?|휴대폰|휴대전화|핸드폰|팩스"
         r"|\bH\.?P)\.?[ \t]*(?:no\.?|번호)?[ \t]*[:#]?[ \t]*(?P<id>\+?\d[\d \t().-]{6,}\d)",
         _phone_digits,
     ),
-    _rule(
+    rule(
         "PHONE",
         r"(?<!\d)(?<!\d\.)(?P<id>\(?0(?:2|[3-6][1-5]|70|50\d?|1[016789])\)?[-. \t]?\d{3,4}[-. \t]\d{4})(?!\d|\.\d)",
     ),
-    _rule("PHONE", r"(?<!\d)(?P<id>01[016789]\d{7,8})(?!\d)"),
-    _rule("PHONE", r"(?P<id>\+82[-. \t]?\(?0?\)?[ \t]?\d{1,2}[-. \t]?\d{3,4}[-. \t]?\d{4})(?!\d)"),
-    _rule(
+    rule("PHONE", r"(?<!\d)(?P<id>01[016789]\d{7,8})(?!\d)"),
+    rule("PHONE", r"(?P<id>\+82[-. \t]?\(?0?\)?[ \t]?\d{1,2}[-. \t]?\d{3,4}[-. \t]?\d{4})(?!\d)"),
+    rule(
         "PHONE",
         r"(?<![\d-])(?P<id>(?:\+?1[-. \t]?)?\(?[2-9]\d{2}\)?[-. \t]\d{3}[-. \t]\d{4})(?![\d-])",
     ),
-    _rule("PHONE", r"(?<!\w)(?P<id>\+\d{1,3}(?:[-. \t]?\(?\d{1,4}\)?){2,4}\d)(?!\d)", _phone_digits),
-    _rule(
+    rule("PHONE", r"(?<!\w)(?P<id>\+\d{1,3}(?:[-. \t]?\(?\d{1,4}\)?){2,4}\d)(?!\d)", _phone_digits),
+    rule(
         "PHONE",
         r"(?<![A-Za-z\d])(?P<id>(?:x|ext\.?[ \t]?|extension[ \t]|내선[ \t]?)\d{2,6})(?!\d)",
         flags=re.I,
     ),
-    _rule(
+    rule(
         "AGE",
         rf"(?<![\d.])(?P<id>{_AGE90})(?=[ \t]*(?:-[ \t]?|[ \t])?(?:years?|yrs?|yo\b|y/o|y\.o\.|세|살))",
         flags=re.I,
     ),
-    _rule(
+    rule(
         "AGE",
         rf"(?i:\bage[ds]?|\bat[ \t]+age|나이|연령)[ \t]*[:：]?[ \t]*(?:만[ \t]*)?(?P<id>{_AGE90})(?![\d.])",
     ),
-    _rule("AGE", rf"(?<![\d.])(?:만[ \t]*)?(?P<id>{_AGE90})[ \t]*(?=/[ \t]*[MF남여]\b|[ \t]*[MF]\b\)|세)"),
-    _rule(
+    rule("AGE", rf"(?<![\d.])(?:만[ \t]*)?(?P<id>{_AGE90})[ \t]*(?=/[ \t]*[MF남여]\b|[ \t]*[MF]\b\)|세)"),
+    rule(
         "AGE",
         rf"\b(?:[A-Z][A-Za-z'’-]+|[Hh]e|[Ss]he)[ \t]+(?:is|was|turned)[ \t]+(?P<id>{_AGE90})\b"
         r"(?![.,]\d|[ \t]*(?:%|mg|bpm|mmHg|/|kg|cm|beats|breaths))",
     ),
-    _rule(
+    rule(
         "DATE",
         r"(?i:\bDOB|\bD\.O\.B\.?|\bdate[ \t]+of[ \t]+birth|\bbirth[ \t]*date|생년월일|생일)[ \t]*[:：]?[ \t]*"
         r"(?P<id>\d[\d./\- 년월일]*\d[일.]?)",
     ),
-    _rule(
+    rule(
         "DATE", rf"(?<![\d.])(?P<id>{_YEAR}[ \t]?[-./][ \t]?{_MON}[ \t]?[-./][ \t]?{_DAY}\.?{_TIME})(?![\d])"
     ),
-    _rule("DATE", rf"(?<![\d.])(?P<id>{_YEAR}[-./](?:0[1-9]|1[0-2]))(?![\d.-])"),
-    _rule(
+    rule("DATE", rf"(?<![\d.])(?P<id>{_YEAR}[-./](?:0[1-9]|1[0-2]))(?![\d.-])"),
+    rule(
         "DATE",
         rf"(?<!\d)(?P<id>(?:(?:19|20)?\d{{2}}[ \t]*년[ \t]*)?{_MON}[ \t]*월(?:[ \t]*{_DAY}[ \t]*일)?)",
     ),
-    _rule("DATE", rf"(?<!\d)(?P<id>{_DAY}[ \t]*일)(?=[ \t]*(?:\([월화수목금토일]\)|에|부터|까지|경))"),
-    _rule(
+    rule("DATE", rf"(?<!\d)(?P<id>{_DAY}[ \t]*일)(?=[ \t]*(?:\([월화수목금토일]\)|에|부터|까지|경))"),
+    rule(
         "DATE",
         r"(?<![\d/.])(?P<id>(?P<a>\d{1,2})(?P<sep>[/-])(?P<b>\d{1,2})(?P=sep)(?:(?:19|20)\d{2}|\d{2}))(?![\d/])",
         _numeric_date,
     ),
-    _rule("DATE", rf"(?<![\d.])(?P<id>{_DAY}\.{_MON}\.{_YEAR})(?![\d])"),
-    _rule("DATE", r"(?<![\d.])(?P<id>\d{2}\.(?:0[1-9]|1[0-2])\.(?:0[1-9]|[12]\d|3[01]))\.?(?![\d])"),
-    _rule("DATE", r"(?<![\d.])(?P<id>\d{2}\.(?:[1-9]|1[0-2])\.(?:[1-9]|[12]\d|3[01]))(?!\d|\.\d)"),
-    _rule(
+    rule("DATE", rf"(?<![\d.])(?P<id>{_DAY}\.{_MON}\.{_YEAR})(?![\d])"),
+    rule("DATE", r"(?<![\d.])(?P<id>\d{2}\.(?:0[1-9]|1[0-2])\.(?:0[1-9]|[12]\d|3[01]))\.?(?![\d])"),
+    rule("DATE", r"(?<![\d.])(?P<id>\d{2}\.(?:[1-9]|1[0-2])\.(?:[1-9]|[12]\d|3[01]))(?!\d|\.\d)"),
+    rule(
         "DATE",
         rf"\b(?P<id>{_MONTH}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ \t]+{_YEAR})?|\d{{1,2}}(?:st|nd|rd|th)?"
         rf"[ \t]+(?:of[ \t]+)?{_MONTH}(?:,?[ \t]+{_YEAR})?|{_MONTH},?[ \t]+{_YEAR})\b",
     ),
-    _rule(
+    rule(
         "DATE", rf"(?<![\d\w])(?P<id>\d{{1,2}}[- ]?{_MONTH_UPPER}[- ]?(?:{_YEAR}|\d{{2}}))(?!\w)", flags=re.I
     ),
-    _rule("DATE", r"(?<!\d)(?P<id>\d{8})(?!\d)", _eight_digit_date),
-    _rule(
+    rule("DATE", r"(?<!\d)(?P<id>\d{8})(?!\d)", _eight_digit_date),
+    rule(
         "ADDRESS",
         r"(?i:\baddress|\baddr\.?|주소지?|거주지|자택)[ \t]*[:：][ \t]*(?P<id>[^\n;|]{3,80}?)"
         r"(?=[ \t]*(?:\n|$|;|\||[ \t]{2,}|,?[ \t]*[^\s:：]{1,12}[ \t]*[:：]))",
     ),
-    _rule(
+    rule(
         "ADDRESS",
         rf"(?<![가-힣])(?P<id>{_KO_REGION}(?:[ \t]+{_KO_UNIT}){{0,4}}[ \t]+(?:{_KO_ROAD}|{_KO_UNIT}|{_KO_LOT})"
         rf"(?:[ \t]+(?:{_KO_ROAD}|{_KO_LOT}))?{_KO_DETAIL})",
     ),
-    _rule(
+    rule(
         "ADDRESS",
         rf"(?<![가-힣])(?P<id>(?P<first>[가-힣]{{1,8}}(?:시|군|구))[ \t]+(?P<second>{_KO_ROAD}|[가-힣\d]{{1,8}}(?:구|군|동|읍|면))"
         rf"(?:[ \t]+{_KO_UNIT})?(?:[ \t]+(?:{_KO_ROAD}|{_KO_LOT}))?{_KO_DETAIL})",
         _ko_address_unanchored,
     ),
-    _rule(
+    rule(
         "ADDRESS",
         rf"(?<!\w)(?P<id>\d{{1,6}}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:[A-Z][A-Za-z\d.'-]*[ \t]+){{1,4}}{_EN_STREET}\b\.?"
         r"(?:,?[ \t]*(?:Apt|Apartment|Suite|Ste|Unit|Room|Rm|#)\.?[ \t]*#?[\w-]+)?"
         r"(?:,[ \t]*(?:St\.[ \t])?[A-Z][a-zA-Z]+(?:[ \t][A-Z][a-zA-Z]+){0,2})?(?:,[ \t]*[A-Z]{2}\b)?"
         r"(?:,?[ \t]+(?:\d{4,5}(?:-\d{4})?|[A-Z]\d{2}[A-Z\d]{4}|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d{2}[ \t]?[A-Z\d]{4})\b)?)",
     ),
-    _rule("ADDRESS", r"\b(?P<id>P\.?[ \t]?O\.?[ \t]+Box[ \t]+\d+)", flags=re.I),
-    _rule("ADDRESS", rf"(?<![\w-])(?P<id>{_RO_ROAD})"),
-    _rule(
+    rule("ADDRESS", r"\b(?P<id>P\.?[ \t]?O\.?[ \t]+Box[ \t]+\d+)", flags=re.I),
+    rule("ADDRESS", rf"(?<![\w-])(?P<id>{_RO_ROAD})"),
+    rule(
         "HOSPITAL",
         rf"(?P<id>[A-Z][A-Za-z.'&-]*[ \t]+(?:(?:[A-Z][A-Za-z.'&-]*|and|of|the|&)[ \t]+){{0,5}}{_HOSPITAL_EN})\b"
         r"(?![ \t]+(?:[Cc]ourse|[Ss]tay|[Dd]ays?|[Aa]dmission|[Dd]ischarge|[Vv]isit|[Ff]ollow))",
         _en_hospital,
     ),
-    _rule(
+    rule(
         "HOSPITAL",
         r"(?<![A-Za-z])(?P<id>(?:Hospital|Medical[ \t]+Cent(?:er|re))[ \t]+of[ \t]+(?:the[ \t]+)?[A-Z][A-Za-z.'-]*"
         r"(?:[ \t]+[A-Z][A-Za-z.'-]*){0,3})",
     ),
-    _rule("HOSPITAL", rf"(?<![A-Za-z])(?P<id>{_HOSPITAL_ABBREVIATIONS})(?![A-Za-z])"),
-    _rule("HOSPITAL", rf"(?<![가-힣])(?P<id>{_HOSPITAL_KO_NAMES})"),
-    _rule(
+    rule("HOSPITAL", rf"(?<![A-Za-z])(?P<id>{_HOSPITAL_ABBREVIATIONS})(?![A-Za-z])"),
+    rule("HOSPITAL", rf"(?<![가-힣])(?P<id>{_HOSPITAL_KO_NAMES})"),
+    rule(
         "HOSPITAL",
         r"(?<![가-힣A-Za-z\d])(?P<id>(?:[가-힣]{2,10}(?:보험|공단|재단|법인)[ \t])?(?P<prefix>(?:[가-힣A-Za-z]{1,12}대학교[ \t]?(?:의과대학[ \t]?)?(?:부속[ \t]?)?)?"
         r"[가-힣A-Za-z\d]{1,12})(?:병원|의료원|의원|요양원|보건소|메디컬센터|의료센터|암센터))(?![체균성])",
         _ko_hospital,
     ),
-    _rule(
+    rule(
         "NAME",
         rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Sister|Nurse)\.?[ \t]+(?P<id>{_EN_NAME})",
         _en_name,
     ),
-    _rule(
+    rule(
         "NAME",
         r"(?i:\bpatient(?:'s)?[ \t]*name|\bname|\bpatient|\bpt|\battending(?:[ \t]+physician)?|\bphysician|\bsurgeon"
         r"|\bresident|\bintern|\bnurse|\breferring(?:[ \t]+(?:physician|doctor|md))?|\bprimary[ \t]+care(?:[ \t]+"
@@ -414,7 +415,7 @@ RULES: tuple[Rule, ...] = (
         rf"[ \t]*[:：,]?[ \t]*(?P<id>{_TC},[ \t]*{_TC}(?![ \t]*[a-z])|{_EN_NAME})",
         _en_labelled_name,
     ),
-    _rule(
+    rule(
         "NAME",
         r"\b(?P<id>(?:"
         + "|".join(sorted(en_first_names(), key=len, reverse=True))
@@ -422,24 +423,24 @@ RULES: tuple[Rule, ...] = (
         rf"(?P<last>{_TC}))\b",
         _first_name_pair,
     ),
-    _rule(  # a signature: two or three capitalised words alone on the note's last line
+    rule(  # a signature: two or three capitalised words alone on the note's last line
         "NAME",
         rf"\n[ \t]*(?P<id>{_TC}(?:[ \t](?:[A-Z]\.[ \t])?{_TC}){{1,2}})[ \t]*\Z",
         _signature,
     ),
-    _rule(  # the signature under a letter's closing
+    rule(  # the signature under a letter's closing
         "NAME",
         r"(?i:\bsincerely|\bregards|\bbest[ \t]+wishes|\bthanks|\bthank[ \t]+you|\byours(?:[ \t]+(?:truly|faithfully))?)"
         rf",?[ \t]*\n[ \t]*(?P<id>{_EN_NAME})",
         _en_name,
     ),
-    _rule(
+    rule(
         "NAME",
         rf"\b(?P<id>{_TC}(?:[ \t]+(?:[A-Z]\.[ \t]*)?{_TC}){{1,2}}),?[ \t]+(?:MD|M\.D\.|DO|D\.O\.|RN|R\.N\.|PhD|Ph\.D\."
         r"|NP|PA-C|MBBS)(?![A-Za-z])",
         _en_name,
     ),
-    _rule(
+    rule(
         "NAME",
         r"(?:성명|이름|환자명|환자[ \t]?성명|수진자명?|보호자명?|담당[ \t]?의사|담당의|주치의|전공의|의사|간호사|작성자"
         r"|판독의|판독자|기록자|검사자|처방의|집도의|의뢰의|신청자|서명)[ \t]*[:：][ \t]*(?P<id>"
@@ -447,7 +448,7 @@ RULES: tuple[Rule, ...] = (
         + r")",
         _ko_name_after_label,
     ),
-    _rule(
+    rule(
         "NAME",
         r"(?:환자|환아|보호자|담당의|주치의|전공의|간호사|작성자|작성|판독의|판독|집도의|의뢰의|의뢰인|수진자|성명|모친|부친|어머니|아버지|남편|아내|부인"
         r"|배우자|아들|딸|동생|언니|누나|오빠|형|손자|손녀|며느리|사위)[ \t]*[ \t(][ \t]*(?P<id>"
@@ -455,55 +456,29 @@ RULES: tuple[Rule, ...] = (
         + r")(?=[은는이가을를의와과도께에]|님|씨|[ \t\n,.()]|$)",
         _ko_name_after_label,
     ),
-    _rule(
+    rule(
         "NAME",
         r"(?<![가-힣])(?P<id>"
         + _KO_NAME
         + r")[ \t]?(?=님|씨|교수|선생|원장|과장|간호사|전공의|레지던트|인턴|보호자)",
         _ko_name,
     ),
-    _rule(
+    rule(
         "NAME",
         r"(?<![가-힣])(?P<id>"
         + _KO_NAME
         + r")[ \t]?(?=\([ \t]*(?:남|여|[MF]\b|\d{1,3}[ \t]*세|\d{1,3}[ \t]*/[ \t]*[MF남여]))",
         _ko_name,
     ),
-    _rule("NAME", r"(?<![가-힣])(?P<id>(?:" + _KO_SURNAMES + r")[*○●◯Ｏ◇xXO]{1,2}[가-힣]?)(?![A-Za-z])"),
-    _rule(
+    rule("NAME", r"(?<![가-힣])(?P<id>(?:" + _KO_SURNAMES + r")[*○●◯Ｏ◇xXO]{1,2}[가-힣]?)(?![A-Za-z])"),
+    rule(
         "NAME",
         r"(?<![가-힣])[가-힣]{0,7}(?:과|센터|팀|병동)[ \t]+(?P<id>"
         + _KO_NAME
         + r")(?=[ \t]*(?:$|\n|드림|\(|/|교수|선생|올림|\.))",
         _ko_name,
     ),
-    _rule("NAME", r"(?<![가-힣])(?P<id>(?:" + _KO_SURNAMES + r")[ \t]?모[ \t]?(?:씨|군|양))"),
-    _rule("ID", r"(?<![\w.-])(?P<id>\d[\d-]{6,}\d)(?![\w.])", _long_id),
-    _rule("ID", r"\b(?P<id>[A-Z]{1,3}\d{6,})\b"),
-)
-
-
-# ------------------------------------------------------------------ medical content no rule may take
-
-_EPONYM = (
-    r"(?:Graves|Parkinson|Alzheimer|Hodgkin|Crohn|Cushing|Addison|Bell|Wilson|Paget|Barrett|Raynaud|Huntington"
-    r"|Hashimoto|Kawasaki|Guillain|Barr[eé]|Kaposi|Sj[oö]gren|Marfan|Tourette|M[eé]ni[eè]re|Down|Gehrig|Murphy"
-    r"|Babinski|Glasgow|Foley|Whipple|Kayser|Fleischer|Apgar|Wernicke|Korsakoff|Reye|Burkitt|Ewing|Wilms|Takayasu"
-    r"|Behcet|Still|Lyme|Meckel|Hirschsprung|Legg|Calv[eé]|Perthes|Osgood|Schlatter|Dupuytren|Peyronie|Bowen)"
-)
-_EPONYM_HEAD = (
-    r"(?:disease|syndrome|lymphoma|palsy|phenomenon|esophagus|sign|thyroiditis|rings?|scale|score|catheter"
-    r"|procedure|sarcoma|chorea|ulcer|fracture|disorder|encephalopathy|tumou?r|type|reflex|triad|dementia|arteritis)"
-)
-#: Phrases painted first and then kept: eponymous diseases ("Graves disease" even after a patient named Graves,
-#: "Mother: Alzheimer's disease") and generic clinic and department names ("Heart Failure Clinic",
-#: "Internal Medicine").
-PROTECTED: tuple[Rule, ...] = (
-    _rule("KEEP", rf"\b{_EPONYM}(?:['’]s)?(?:[- ]{_EPONYM}(?:['’]s)?)*[ \t]+(?:of[ \t]+)?{_EPONYM_HEAD}\b"),
-    _rule(
-        "KEEP",
-        r"\b(?P<id>(?:[A-Z][a-z']+[ \t]+){1,3}(?:Clinic|Center|Centre|Service|Unit|Team|Program|Medicine|Surgery"
-        r"|Department|Ward))\b",
-        lambda m: all(w.lower() in _HOSPITAL_GENERIC_EN for w in m.group("id").split()[:-1]),
-    ),
+    rule("NAME", r"(?<![가-힣])(?P<id>(?:" + _KO_SURNAMES + r")[ \t]?모[ \t]?(?:씨|군|양))"),
+    rule("ID", r"(?<![\w.-])(?P<id>\d[\d-]{6,}\d)(?![\w.])", _long_id),
+    rule("ID", r"\b(?P<id>[A-Z]{1,3}\d{6,})\b"),
 )
