@@ -389,10 +389,9 @@ def test_csv_notes_drop_identifying_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
-        ("cp949.txt", "환자 홍길동 흉통".encode("cp949"), "text_unreadable"),
+        ("latin1.txt", "Patient: José Müller, résumé, café".encode("latin-1"), "text_encoding_unknown"),
         ("scan.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "text_unreadable"),
         ("blank.txt", b"  \n", "text_empty"),
-        ("cp949.csv", "번호,내용\n1,흉통\n".encode("cp949"), "text_unreadable"),
         ("table.csv", b"id,score\n1,3\n", "text_no_column"),
         ("broken.jsonl", b'{"text": "fine note"}\n{not json\n', "text_malformed"),
     ],

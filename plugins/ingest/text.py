@@ -8,7 +8,9 @@
 
 Spans that came with a note are moved past the placeholders (`text[start:end]` still reads the same words);
 a span that overlaps an identifier is dropped and reported in `facts["dropped_spans"]` (label and reason only).
-Input must be UTF-8 (a BOM is fine): CP949/EUC-KR exports are refused as "text_unreadable" rather than guessed.
+Input is UTF-8 (a BOM is fine), BOM-marked UTF-16, or CP949/EUC-KR (Korean hospital exports), tried in that
+order; anything else is quarantined as "text_encoding_unknown" rather than guessed into mojibake.
+A note whose scrubber was unsure of a name-like token gets the review reason "uncertain_name".
 """
 
 from __future__ import annotations
@@ -67,22 +69,53 @@ class _Span:
     expected: object = None  # the text the source says the span covers, when it says
 
 
+def _plausible_korean(text: str) -> bool:
+    """CP949 decodes many byte pairs of other 8-bit encodings into rare characters ("résumé" in Latin-1 gives a
+    Hangul syllable): accept it only when its non-ASCII characters are mostly Hangul of the common KS X 1001
+    set (what EUC-KR can write), as real Korean notes are."""
+    wide = [c for c in text if ord(c) > 127]
+    hangul = [c for c in wide if "가" <= c <= "힣"]
+    # two bytes: CPython's euc_kr also writes other syllables as 8-byte KS X 1001 Annex 3 sequences
+    common = sum(1 for c in hangul if len(c.encode("euc_kr", errors="ignore")) == 2)
+    return len(hangul) >= 0.8 * len(wide) and common >= 0.95 * len(hangul)
+
+
 def decode(data: bytes) -> str:
-    """Strict UTF-8 (or BOM-marked UTF-16); binary content is refused, never decoded with replacement."""
+    """UTF-8, BOM-marked UTF-16, then CP949 (a superset of EUC-KR), each strict and checked; never replaced.
+
+    Why a strict try-order and not a detector such as charset-normalizer: hospitals send one of these three,
+    UTF-8 cannot be mistaken for the others (its multi-byte shapes are strict), and a detector's best guess on a
+    short note can be a wrong 8-bit code page whose mojibake hides names from the scrubber. A file that is none
+    of them is refused with a reason a person can act on.
+    """
     if not data.strip():
         raise SourceRejected("text_empty", "the file has no text")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8-sig"
-        if b"\x00" in data:
-            raise SourceRejected("text_unreadable", "binary content (NUL bytes), not a text file")
+        try:
+            return _checked(data.decode("utf-16"))
+        except UnicodeDecodeError:
+            raise SourceRejected("text_unreadable", "UTF-16 byte order mark but invalid UTF-16") from None
+    if b"\x00" in data:
+        raise SourceRejected("text_unreadable", "binary content (NUL bytes), not a text file")
     try:
-        text = data.decode(encoding)
+        return _checked(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise SourceRejected(
-            "text_unreadable", f"not valid UTF-8 at byte {exc.start} (convert e.g. CP949 with iconv first)"
-        ) from None
+        utf8_error = exc.start
+    try:
+        text = data.decode("cp949")
+    except UnicodeDecodeError:
+        text = ""
+    if text and _plausible_korean(text):
+        return _checked(text)
+    if any(32 > b not in (9, 10, 12, 13) for b in data[:4096]):
+        raise SourceRejected("text_unreadable", "binary content (control characters), not a text file")
+    raise SourceRejected(
+        "text_encoding_unknown",
+        f"neither UTF-8 (invalid at byte {utf8_error}) nor CP949/EUC-KR Korean; convert it to UTF-8 with iconv",
+    )
+
+
+def _checked(text: str) -> str:
     controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r\f")
     if controls > len(text) // 100:
         raise SourceRejected("text_unreadable", "binary content (control characters), not a text file")
@@ -261,11 +294,21 @@ class TextPlugin:
     ) -> TaskDraft:
         scrubbed = scrub(note)
         data_key = context.options.data_key if context.options.data_key != "image" else DEFAULT_DATA_KEY
-        data: dict[str, Any] = {name: scrub(value).text for name, value in extras.items()}
+        scrubbed_extras = {name: scrub(value) for name, value in extras.items()}
+        data: dict[str, Any] = {name: value.text for name, value in scrubbed_extras.items()}
         data[data_key] = scrubbed.text
         kept, dropped = _map_spans(note, scrubbed, spans)
         facts: dict[str, Any] = {"source_format": fmt, "identifiers": scrubbed.counts(), "spans": kept}
         if dropped:
             facts["dropped_spans"] = dropped
+        unsure = len(scrubbed.uncertain) + sum(len(value.uncertain) for value in scrubbed_extras.values())
+        if unsure:
+            facts["uncertain_names"] = unsure  # a count only: the tokens themselves may be PHI
         content_key = context.pseudonym("text", hashlib.sha256(scrubbed.text.encode()).hexdigest(), 32)
-        return TaskDraft(data=data, content_key=content_key, source_keys=[key], facts=facts)
+        return TaskDraft(
+            data=data,
+            content_key=content_key,
+            source_keys=[key],
+            facts=facts,
+            review_reasons=["uncertain_name"] if unsure else [],
+        )
