@@ -99,25 +99,40 @@ def measure(cases: Iterable[ct_truth.Case], model: Callable[[ct_truth.Case], lis
 
 
 def calibrate(per_type: int, negatives: int) -> dict[str, object]:
-    """Fit P(true bleed | features) on the development split; a component is true when half of it is blood."""
-    rows, targets = [], []
+    """Fit P(true bleed | features) and the type model on the development split.
+
+    A component is a true bleed when half of it lies in the truth mask; the type model learns from true bleeds.
+    """
+    rows, targets, kinds = [], [], []
     for case in ct_truth.cases("development", per_type, negatives):
         for finding in ct_hemorrhage.find(to_hounsfield(case.image / 255.0, WINDOW_FACT), case.spacing_mm):
             rows.append([finding.features[name] for name in ct_hemorrhage.FEATURES])
             inside = (finding.mask & case.truth).sum() / finding.mask.sum()
             targets.append(int(inside >= 0.5))
+            kinds.append(case.kind if inside >= 0.5 else None)
     x = np.asarray(rows)
     means, scales = x.mean(axis=0), x.std(axis=0) + 1e-9
-    fitted = LogisticRegression(C=1.0).fit((x - means) / scales, targets)
+    z = (x - means) / scales
+    bleed = LogisticRegression(C=1.0).fit(z, targets)
+    true = np.asarray([k is not None for k in kinds])
+    typed = LogisticRegression(C=3.0, max_iter=2000).fit(z[true], [k for k in kinds if k is not None])
     return {
         "fitted_on": f"bench/ct_truth.py development split, {per_type} per type + {negatives} negatives, "
         f"{len(targets)} components ({sum(targets)} true)",
         "features": list(ct_hemorrhage.FEATURES),
-        "weights": [round(float(w), 6) for w in fitted.coef_[0]],
-        "means": [round(float(m), 6) for m in means],
-        "scales": [round(float(s), 6) for s in scales],
-        "intercept": round(float(fitted.intercept_[0]), 6),
+        "means": _rounded(means),
+        "scales": _rounded(scales),
+        "bleed": {"weights": _rounded(bleed.coef_[0]), "intercept": round(float(bleed.intercept_[0]), 6)},
+        "type": {
+            "classes": [str(c) for c in typed.classes_],
+            "weights": [_rounded(row) for row in typed.coef_],
+            "intercepts": _rounded(typed.intercept_),
+        },
     }
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in values]
 
 
 def report(per_type: int = 40, negatives: int = 50) -> list[str]:

@@ -4,11 +4,13 @@ Classical and explainable, so a neuroradiologist can predict what it will draw:
 - skull: the largest bone component (>= 120 HU); the intracranial space is the soft tissue inside the skull's
   convex hull (the skull base is not a closed ring), cut from the bone by a pixel;
 - blood: 50-100 HU after a bone-excluding smoothing, at least 1 mm thick and 20 mm² large;
-- type: touching the inner table → Epidural when lens-shaped (thick for its length), Subdural when a long thin
-  crescent; elsewhere → Intraventricular when deep and bordered by CSF, Subarachnoid when thin or bordered by
-  CSF near the convexity, else Intraparenchymal;
-- score: a logistic calibration (`ct_hemorrhage_calibration.json`, fitted by `bench/ct_hemorrhage.py
-  --calibrate` on the development split of `bench/ct_truth.py`) giving P(the region is a true bleed).
+- features of place and shape: length along the inner table, depth from it, thickness, solidity (lens and clot
+  vs crescent and sulcal cast), share of CSF a few pixels around it (a ventricle or sulci it fills), area, HU;
+- type: a multinomial logistic model over those features (reading one slice, a reader also names a bleed by
+  where it lies and what shape it takes);
+- score: a logistic calibration giving P(the region is a true bleed).
+Both are in `ct_hemorrhage_calibration.json`, fitted by `bench/ct_hemorrhage.py --calibrate` on the development
+split of `bench/ct_truth.py` (synthetic bleeds in real slices), committed, never fetched.
 Regions below probability 0.5 are not shown; nothing qualifying → no region at all.
 """
 
@@ -98,7 +100,9 @@ def find(image: HounsfieldImage, spacing_mm: float) -> list[Finding]:
         features = _features(mask, smooth[box], csf[box], intracranial[box], bone_depth[box], spacing_mm)
         full = np.zeros(hu.shape, bool)
         full[box] = mask
-        found.append(Finding(full, _type(features), features, _probability(features, coefficients)))
+        found.append(
+            Finding(full, _type(features, coefficients), features, _probability(features, coefficients))
+        )
     return found
 
 
@@ -126,7 +130,12 @@ def _features(
 ) -> dict[str, float]:
     area = float(mask.sum()) * spacing**2
     thickness = 2 * float(ndimage.distance_transform_edt(mask).max()) * spacing
-    ring = ndimage.binary_dilation(mask, iterations=2) & ~mask & intracranial
+    # CSF a few pixels out: the blood's own partial-volume edge hides what borders it right next to it.
+    ring = (
+        ndimage.binary_dilation(mask, iterations=6)
+        & ~ndimage.binary_dilation(mask, iterations=3)
+        & intracranial
+    )
     contact = mask & (depth <= 2.5)
     labelled = morphology.convex_hull_image(mask)
     return {
@@ -140,15 +149,17 @@ def _features(
     }
 
 
-def _type(f: dict[str, float]) -> str:
-    """Place and shape, as a reader names a bleed on one slice (thresholds read off the development split)."""
-    if f["contact_mm"] >= 5.0 and f["depth_mm"] <= 5.0:
-        # Against the inner table: a compact lens is epidural, a long thin crescent subdural.
-        return "Epidural" if f["solidity"] >= 0.45 and f["contact_mm"] < 75.0 else "Subdural"
-    if f["solidity"] >= 0.88:
-        return "Intraparenchymal"  # a round, convex clot in brain tissue
-    # Blood that takes the shape of a CSF space: deep → a ventricle, near the convexity → sulci and cisterns.
-    return "Intraventricular" if f["depth_mm"] >= 11.0 else "Subarachnoid"
+def _type(features: dict[str, float], coefficients: dict[str, Any]) -> str:
+    """The most probable type under the multinomial model of place and shape (fitted on the development split)."""
+    x = _standardised(features, coefficients)
+    model = coefficients["type"]
+    logits = np.asarray(model["weights"]) @ x + np.asarray(model["intercepts"])
+    return str(model["classes"][int(np.argmax(logits))])
+
+
+def _standardised(features: dict[str, float], coefficients: dict[str, Any]) -> np.ndarray:
+    values = np.asarray([features[name] for name in coefficients["features"]])
+    return (values - np.asarray(coefficients["means"])) / np.asarray(coefficients["scales"])
 
 
 @functools.cache
@@ -158,14 +169,7 @@ def calibration() -> dict[str, Any]:
 
 
 def _probability(features: dict[str, float], coefficients: dict[str, Any]) -> float:
-    z = coefficients["intercept"] + sum(
-        weight * (features[name] - mean) / scale
-        for name, weight, mean, scale in zip(
-            coefficients["features"],
-            coefficients["weights"],
-            coefficients["means"],
-            coefficients["scales"],
-            strict=True,
-        )
-    )
+    """P(true bleed) from the logistic calibration."""
+    model = coefficients["bleed"]
+    z = float(np.asarray(model["weights"]) @ _standardised(features, coefficients)) + model["intercept"]
     return 1.0 / (1.0 + math.exp(-z))

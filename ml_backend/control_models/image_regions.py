@@ -23,13 +23,11 @@ from ml_backend.control_models.base import ControlModel, Example, MediaError
 from ml_backend.control_models.classifier import TrainingSet, fitted_classifier
 from ml_backend.control_models.image_features import crop_features
 from ml_backend.control_models.segmentation import (
-    body_outline,
     candidates,
-    covers_body,
-    foreground,
     grow_from_point,
     iou,
     segment_box,
+    shown_candidates,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,11 +101,8 @@ class ImageRegionsModel(ControlModel):
         if context:
             return self._interactive(image, context)
         classifier = fitted_classifier(self.store, self._classes(), _FEATURE_WIDTH, multiple=False)
-        body = body_outline(foreground(image))
         regions = []
-        for component in candidates(image):
-            if covers_body(component.mask, body):
-                continue  # the patient's outline (or most of it) is never a finding
+        for component in shown_candidates(image):
             if classifier is None:
                 label, score = self.labels[0], 0.5 * component.contrast
             else:

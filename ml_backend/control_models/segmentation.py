@@ -1,6 +1,7 @@
 """Classical segmentation of grayscale medical images with scikit-image: no weights, works on any modality.
 
-`candidates` pre-segments a whole image (multi-Otsu classes → morphology → connected components);
+`candidates` pre-segments a whole image (multi-Otsu classes → morphology → connected components), and
+`shown_candidates` drops those covering most of the body outline (they outline the patient, not a finding);
 `grow_from_point` and `segment_box` turn a physician's click or box into one mask (interactive mode).
 """
 
@@ -56,6 +57,12 @@ def candidates(image: np.ndarray) -> list[Component]:
             found.append(Component(mask, region.bbox, _contrast(smooth, mask)))
     found.sort(key=lambda c: c.contrast, reverse=True)
     return _distinct(found)[:_MAX_CANDIDATES]
+
+
+def shown_candidates(image: np.ndarray) -> list[Component]:
+    """`candidates` without those covering most of the body outline: what a physician may be shown."""
+    body = body_outline(foreground(image))
+    return [c for c in candidates(image) if not covers_body(c.mask, body)]
 
 
 def body_outline(foreground: np.ndarray) -> np.ndarray:
