@@ -24,7 +24,7 @@ from ml_backend.control_models import ct_hemorrhage
 from ml_backend.control_models.hounsfield import to_hounsfield
 from ml_backend.control_models.segmentation import candidates
 
-WINDOW_FACT = {**ct_truth.WINDOW.as_fact(), "function": ct_truth.WINDOW.function}
+WINDOW_FACT = ct_truth.WINDOW.as_fact()
 HIT_DICE = 0.2
 MIN_SIZE_MM = 5.0
 

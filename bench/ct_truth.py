@@ -6,7 +6,7 @@ mirrored left-right, and shifted by a few pixels per case. Four anatomies is few
 copes with these heads, not with heads in general.
 
 Each bleed is drawn in Hounsfield units where that type lives (anatomy found here by its own thresholds):
-- Epidural: a lens against the inner table (thickness tapers from the middle to the ends, outer edge on the bone).
+- Epidural: a lens against the inner table of the convexity (thickness tapers from the middle to the ends, outer edge on the bone).
 - Subdural: a long, thin crescent along the convexity, tapering at both ends.
 - Intraparenchymal: a lobulated blob in parenchyma at least 12 mm from the inner table.
 - Intraventricular: the dependent part of a CSF space deep in the brain (>= 12 mm from the inner table).
@@ -50,6 +50,8 @@ class Anatomy:
     #: Distance to the nearest bone pixel, in mm.
     depth_mm: np.ndarray
     csf: np.ndarray
+    #: Within 4 mm of the intracranial space's convex outline: where extra-axial bleeds collect (not the skull base).
+    convexity: np.ndarray
     parenchyma: np.ndarray
     noise_sd: float
 
@@ -91,7 +93,10 @@ def _anatomy(name: str, hu: np.ndarray, spacing: float) -> Anatomy:
     parenchyma = intracranial & (smooth >= 22) & (smooth <= 45)
     residual = hu - ndimage.gaussian_filter(hu, 2.0)
     inner = ndimage.binary_erosion(parenchyma, iterations=3)
-    return Anatomy(name, hu, spacing, intracranial, depth, csf, parenchyma, float(residual[inner].std()))
+    hull = morphology.convex_hull_image(intracranial)
+    convexity = ndimage.distance_transform_edt(hull) * spacing < 4
+    noise = float(residual[inner].std())
+    return Anatomy(name, hu, spacing, intracranial, depth, csf, convexity, parenchyma, noise)
 
 
 @functools.cache
@@ -119,7 +124,7 @@ def _grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 def _extra_axial(a: Anatomy, rng: np.random.Generator, *, epidural: bool) -> np.ndarray | None:
     """A collection against the inner table; thickness profile along the skull makes a lens or a crescent."""
-    seed = _pick(a.intracranial & (a.depth_mm < 1.5) & (a.depth_mm > 0.3), rng)
+    seed = _pick(a.intracranial & (a.depth_mm < 1.5) & (a.depth_mm > 0.3) & a.convexity, rng)
     if seed is None:
         return None
     rr, cc = _grid(a.hu.shape)
