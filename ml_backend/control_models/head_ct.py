@@ -22,12 +22,12 @@ from ml_backend.control_models.image_regions import BrushLabelsModel
 
 
 def _type_labels(control: ControlTag) -> dict[str, str]:
-    """Hemorrhage type → the control's label value (labels may be translated; their hint keeps the English)."""
+    """Hemorrhage type → the control's label value (a translated label keeps the English name in its hint)."""
     found = {}
     for value, label in (getattr(control, "labels_attrs", None) or {}).items():
-        name = (label.attr or {}).get("hint") or value
-        if name in ct_hemorrhage.TYPES:
-            found[name] = value
+        for name in (value, (label.attr or {}).get("hint")):
+            if name in ct_hemorrhage.TYPES:
+                found[name] = value
     return found
 
 
