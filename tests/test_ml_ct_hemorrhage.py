@@ -46,7 +46,7 @@ def _masks(prediction: dict[str, Any]) -> list[tuple[np.ndarray, str, float]]:
 
 
 def test_reduced_truth_set_meets_the_targets() -> None:
-    held_out = list(ct_truth.cases("held_out", per_type=8, negatives=10))
+    held_out = list(ct_truth.cases("held_out", per_type=12, negatives=10))
     figures = bench.measure(held_out, bench.new_model)
     assert figures.sensitivity >= 0.9
     assert figures.fp_per_negative <= 0.2
