@@ -127,3 +127,21 @@ def test_ingest_writes_window_facts_that_map_the_png_back_to_hu(tmp_path: Path) 
     inside = (hu > recovered.low + 1) & (hu < recovered.high - 1)
     assert inside.mean() > 0.1
     assert np.abs(recovered.hu[inside] - hu[inside]).max() <= 215 / 255  # one 8-bit step
+
+
+def test_a_series_rendered_through_different_windows_lists_one_per_frame(tmp_path: Path) -> None:
+    from plugins.ingest.dicom.plugin import DicomPlugin
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    sources = []
+    for index, (center, width) in enumerate([(40, 400), (300, 1500)]):
+        ds.WindowCenter, ds.WindowWidth = center, width
+        ds.InstanceNumber = index + 1
+        ds.SOPInstanceUID = f"1.2.826.0.1.3680043.8.498.{index + 1}"
+        path = tmp_path / f"slice{index}.dcm"
+        ds.save_as(path)
+        sources.append(SourceFile(path.name, path.read_bytes, path.stat().st_size, path))
+    context = IngestContext(1, SECRET, tmp_path / "media", str, IngestOptions())
+    [draft] = [o for o in DicomPlugin().convert(sources, context) if isinstance(o, TaskDraft)]
+    assert draft.data["window"] is None  # no one window is true for every frame
+    assert [(w["center"], w["width"]) for w in draft.data["frame_windows"]] == [(40, 400), (300, 1500)]
