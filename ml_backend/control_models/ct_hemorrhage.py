@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,6 @@ from skimage import morphology
 
 from ml_backend.control_models.hounsfield import HounsfieldImage, WindowTooNarrowError
 from ml_backend.control_models.segmentation import body_outline, covers_body
-
-logger = logging.getLogger(__name__)
 
 TYPES = ("Epidural", "Subdural", "Intraparenchymal", "Intraventricular", "Subarachnoid")
 CALIBRATION = Path(__file__).with_name("ct_hemorrhage_calibration.json")
@@ -58,7 +55,7 @@ class Finding:
 
 def shown(image: HounsfieldImage, spacing_mm: float) -> list[Finding]:
     """The findings a physician sees: probable (>= SHOW_FROM) and never most of the body outline."""
-    body = body_outline(image.hu > -200)
+    body = body_outline(image.hu > image.low + 1.0)  # above the window's bottom: not air
     return [
         f for f in find(image, spacing_mm) if f.probability >= SHOW_FROM and not covers_body(f.mask, body)
     ]
