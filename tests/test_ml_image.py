@@ -172,7 +172,8 @@ def test_boxes_learn_which_candidates_physicians_keep(media: tuple[Path, str], t
     xml = """<View><Image name="image" value="$image"/>
       <RectangleLabels name="box" toName="image"><Label value="Body"/><Label value="Other"/></RectangleLabels>
     </View>"""
-    pixels, task = _ct_slice(media)
+    # CT_small (a spine slice): three distinct candidates once the body outline is never shown.
+    pixels, task = _ct_slice(media, "CT_small.dcm")
     h, w = pixels.shape
     body = max(shown_candidates(pixels), key=lambda c: c.mask.sum())
     r0, c0, r1, c1 = body.bbox

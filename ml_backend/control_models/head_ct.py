@@ -32,7 +32,7 @@ def _type_labels(control: ControlTag) -> dict[str, str]:
 
 
 class HeadCtHemorrhageModel(BrushLabelsModel):
-    kind = "ct_hemorrhage"
+    kind = "image_ct_hemorrhage"
     tag = "BrushLabels"
 
     @classmethod
