@@ -20,6 +20,9 @@ Truth:
   measured on held-out notes before and after fitting on a training split whose notes never use a third of
   the drug and problem names. The notes are far more regular than real ones: read the figure as an upper
   bound.
+- Head-CT hemorrhage (`bench/ct_hemorrhage.py`, truth in `bench/ct_truth.py`): bleeds of known type, size and
+  density blended in HU into pydicom's real head CT slices; the HU model and the old 8-bit model on the same
+  held-out cases (sensitivity on bleeds >= 5 mm, false-positive regions per negative slice, Dice, type accuracy).
 - Segmentation: real CT slices from pydicom's test files; the truth mask is bone, thresholded on the
   calibrated Hounsfield units (> 300 HU, components >= 20 px) of the raw DICOM, while the model only sees the
   rendered 8-bit PNG (multi-Otsu classes, no HU). A proxy for "a bright structure a physician would outline".
@@ -52,7 +55,7 @@ from typing import Any
 import numpy as np
 import requests
 
-from bench import ls_preannotate
+from bench import ct_hemorrhage, ls_preannotate
 from bench.signal_agreement import beat_learning_agreement, ecg_agreement, ecgsyn_f1, ner_agreement
 from config_templates import Overrides, get_template
 from medlabel.settings import PROJECT_ROOT
@@ -352,6 +355,8 @@ def main() -> None:
             f"segmentation (CT bone by HU > 300, {seg['slices']:.0f} slices): Dice mean {seg['dice_mean']:.3f}, "
             f"min {seg['dice_min']:.3f}"
         )
+        for line in ct_hemorrhage.report():
+            print(line)
 
 
 if __name__ == "__main__":

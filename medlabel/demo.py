@@ -109,7 +109,9 @@ DEMOS = (
         "medlabel demo: head CT hemorrhage",
         "intracranial_hemorrhage_ct",
         _head_ct,
-        IngestOptions(window_preset="brain"),
+        # The subdural window resolves acute blood (50-90 HU) below bone and CSF above air, so the hemorrhage
+        # model can read HU back; physicians narrow it to a brain window with the editor's contrast control.
+        IngestOptions(window_preset="subdural"),
     ),
     DemoSpec("medlabel demo: ECG rhythm strip beats", "ecg_rhythm_strip_beats", _ecgs),
     DemoSpec("medlabel demo: discharge summary entities", "clinical_ner_relations", _notes),

@@ -312,7 +312,7 @@ def test_series_becomes_one_task_with_ordered_images(tmp_path: Path) -> None:
         _copies_as_series(tmp_path / "ct_in"), tmp_path / "ct", window_preset="mediastinum"
     ).drafts
     assert ct.data["slice_positions_mm"] == [10.0, 20.0, 25.0, 30.0]  # by InstanceNumber, then position
-    assert ct.data["window"] == {"name": "mediastinum", "center": 40, "width": 400}
+    assert ct.data["window"] == {"name": "mediastinum", "center": 40, "width": 400, "function": "LINEAR"}
     assert ct.data["study"] and ct.data["series"] and ct.data["study"] != ct.data["series"]
     # Keys come from the de-identified data set: the pseudonym of the remapped UID, not of the original one.
     original = pydicom.dcmread(get_testdata_file("CT_small.dcm"))

@@ -19,7 +19,7 @@ from skimage import draw, measure
 from config_templates import get_template, list_templates
 from medlabel.samples import _render_dicom
 from ml_backend.control_models import classifier
-from ml_backend.control_models.segmentation import candidates
+from ml_backend.control_models.segmentation import shown_candidates
 from ml_backend.model import MedlabelBackend
 from tests.fixtures.ml_media import annotation, modality_config, tasks_for
 from tests.fixtures.modality_images import modality_images
@@ -108,7 +108,7 @@ def test_brush_presegmentation_round_trips_as_label_studio_rle(
     pixels, task = _ct_slice(media)
     [prediction] = MedlabelBackend(label_config=xml, project=10, model_dir=tmp_path).predict([task])
     brush = [r for r in prediction["result"] if r["type"] == "brushlabels"]
-    expected = candidates(pixels)
+    expected = shown_candidates(pixels)
     assert brush and len(brush) == len(expected)
     for region, component in zip(brush, expected, strict=True):
         assert np.array_equal(_brush_mask(region), component.mask)
@@ -152,7 +152,7 @@ def test_polygons_and_boxes_trace_the_same_segmentation(media: tuple[Path, str],
     </View>"""
     pixels, task = _ct_slice(media)
     [prediction] = MedlabelBackend(label_config=xml, project=12, model_dir=tmp_path).predict([task])
-    expected = candidates(pixels)
+    expected = shown_candidates(pixels)
     polygons = [r for r in prediction["result"] if r["type"] == "polygonlabels"]
     boxes = [r for r in prediction["result"] if r["type"] == "rectanglelabels"]
     assert len(polygons) == len(boxes) == len(expected)
@@ -172,9 +172,10 @@ def test_boxes_learn_which_candidates_physicians_keep(media: tuple[Path, str], t
     xml = """<View><Image name="image" value="$image"/>
       <RectangleLabels name="box" toName="image"><Label value="Body"/><Label value="Other"/></RectangleLabels>
     </View>"""
-    pixels, task = _ct_slice(media)
+    # CT_small (a spine slice): three distinct candidates once the body outline is never shown.
+    pixels, task = _ct_slice(media, "CT_small.dcm")
     h, w = pixels.shape
-    body = max(candidates(pixels), key=lambda c: c.mask.sum())
+    body = max(shown_candidates(pixels), key=lambda c: c.mask.sum())
     r0, c0, r1, c1 = body.bbox
     physician_box = {
         "type": "rectanglelabels",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ml_backend.control_models.base import ControlModel
 from ml_backend.control_models.ecg import EcgBeatsModel, EcgRhythmModel, EcgWavesModel
+from ml_backend.control_models.head_ct import HeadCtHemorrhageModel
 from ml_backend.control_models.image_choices import ImageChoicesModel
 from ml_backend.control_models.image_regions import BrushLabelsModel, PolygonLabelsModel, RectangleLabelsModel
 from ml_backend.control_models.onnx_model import OnnxModel
@@ -16,6 +17,7 @@ from ml_backend.control_models.text_ner import ClinicalNerModel
 CONTROL_MODELS: tuple[type[ControlModel], ...] = (
     OnnxModel,
     ImageChoicesModel,
+    HeadCtHemorrhageModel,
     BrushLabelsModel,
     PolygonLabelsModel,
     RectangleLabelsModel,

@@ -5,7 +5,7 @@ region is written (brush RLE, polygon in percent, box in percent). Which label a
 is kept at all, is learned from the physicians' regions: a classifier over crop features with one extra class,
 "background", trained on the candidates that overlapped no physician region. Before any training every
 candidate is proposed with the control's first label and a low score (≤ 0.5, from its contrast), so it sorts
-last for review. BrushLabels (and PolygonLabels) also have the interactive mode: a physician's smart click or
+last for review. A candidate covering most of the body outline is never shown, trained or not. BrushLabels (and PolygonLabels) also have the interactive mode: a physician's smart click or
 box (Label Studio's `context`) grows into one mask with the physician's label.
 """
 
@@ -22,7 +22,13 @@ from skimage import draw, measure
 from ml_backend.control_models.base import ControlModel, Example, MediaError
 from ml_backend.control_models.classifier import TrainingSet, fitted_classifier
 from ml_backend.control_models.image_features import crop_features
-from ml_backend.control_models.segmentation import candidates, grow_from_point, iou, segment_box
+from ml_backend.control_models.segmentation import (
+    candidates,
+    grow_from_point,
+    iou,
+    segment_box,
+    shown_candidates,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +102,7 @@ class ImageRegionsModel(ControlModel):
             return self._interactive(image, context)
         classifier = fitted_classifier(self.store, self._classes(), _FEATURE_WIDTH, multiple=False)
         regions = []
-        for component in candidates(image):
+        for component in shown_candidates(image):
             if classifier is None:
                 label, score = self.labels[0], 0.5 * component.contrast
             else:

@@ -1,6 +1,7 @@
 """Classical segmentation of grayscale medical images with scikit-image: no weights, works on any modality.
 
-`candidates` pre-segments a whole image (multi-Otsu classes → morphology → connected components);
+`candidates` pre-segments a whole image (multi-Otsu classes → morphology → connected components), and
+`shown_candidates` drops those covering most of the body outline (they outline the patient, not a finding);
 `grow_from_point` and `segment_box` turn a physician's click or box into one mask (interactive mode).
 """
 
@@ -17,6 +18,8 @@ _MIN_AREA_SHARE = 0.002
 #: Components covering more than this share are background/body outline, not a structure to label.
 _MAX_AREA_SHARE = 0.6
 _MAX_CANDIDATES = 12
+#: A candidate covering more than this share of the body outline is the body (or most of it), never shown.
+MAX_BODY_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,33 @@ def candidates(image: np.ndarray) -> list[Component]:
             found.append(Component(mask, region.bbox, _contrast(smooth, mask)))
     found.sort(key=lambda c: c.contrast, reverse=True)
     return _distinct(found)[:_MAX_CANDIDATES]
+
+
+def shown_candidates(image: np.ndarray) -> list[Component]:
+    """`candidates` without those covering most of the body outline: what a physician may be shown."""
+    body = body_outline(foreground(image))
+    return [c for c in candidates(image) if not covers_body(c.mask, body)]
+
+
+def body_outline(foreground: np.ndarray) -> np.ndarray:
+    """The largest foreground component with its holes filled: the patient's outline on the slice."""
+    labels, count = ndimage.label(foreground)
+    if not count:
+        return foreground
+    largest = 1 + int(np.argmax(ndimage.sum(foreground, labels, range(1, count + 1))))
+    return ndimage.binary_fill_holes(labels == largest)
+
+
+def foreground(image: np.ndarray) -> np.ndarray:
+    """Pixels brighter than the background (Otsu on the smoothed image): the input of `body_outline`."""
+    smooth = _smooth(image)
+    return smooth > filters.threshold_otsu(smooth) if np.ptp(smooth) >= 1e-3 else np.zeros(image.shape, bool)
+
+
+def covers_body(mask: np.ndarray, body: np.ndarray) -> bool:
+    """Whether a candidate covers most of the body outline (it outlines the patient, not a finding)."""
+    area = body.sum()
+    return bool(area) and (mask & body).sum() > MAX_BODY_SHARE * area
 
 
 def _contrast(image: np.ndarray, mask: np.ndarray) -> float:

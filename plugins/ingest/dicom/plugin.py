@@ -206,6 +206,10 @@ def _series_draft(instances: list[Instance], context: IngestContext) -> TaskDraf
         instances=len(instances),
         slice_positions_mm=[p for instance in instances for p in instance.slice_positions_mm],
     )
+    windows = [instance.facts.get("window") for instance in instances for _ in instance.images]
+    if any(window != windows[0] for window in windows):
+        # Files of one series rendered through different windows: one per frame, none shared.
+        data.update(window=None, frame_windows=windows)
     content_key = _content_key(first.series_key, *(i.pixel_key for i in instances))
     return TaskDraft(
         data=data,

@@ -36,10 +36,14 @@ class Window:
     function: str = "LINEAR"
 
     def as_fact(self) -> dict[str, Any]:
+        """What a task needs to map its 8-bit pixels back to modality units (HU for CT): no PHI in it.
+
+        The window is applied after the rescale, so center/width are already in modality units.
+        """
         # A VOI LUT has no center/width: NaN there becomes None (JSON has no NaN).
         center = None if math.isnan(self.center) else round(self.center, 3)
         width = None if math.isnan(self.width) else round(self.width, 3)
-        return {"name": self.name, "center": center, "width": width}
+        return {"name": self.name, "center": center, "width": width, "function": self.function}
 
 
 # Common CT windows (center/width in HU), as radiology viewers ship them.
