@@ -6,11 +6,11 @@ Type commonly carries text drawn by the device or a workstation, whatever its Bu
 
 Such a file's rendered frames go through `scrub`: OCR finds every word box (each distinct frame once), each
 box is blacked out with a margin, the project's own regions (per manufacturer or layout) are blacked out as a
-second layer, and OCR reads the result again. Confident text still there gets one more black-out round; if
-OCR still reads it the file is refused ("burned_in_text_remains"). Leftover low-confidence text lets the file
-through with the review reason "ocr_low_confidence". A declared file is held to more: if OCR located no text
-and no region covers it, its text is somewhere OCR cannot read, so it is refused ("burned_in_text_unlocated");
-otherwise it always goes to PHI review ("burned_in_declared").
+second layer, and OCR reads the result again; whatever it reads is blacked out too, and the file is accepted
+once a pass reads no confident text (PASSES at most, else it is refused: "burned_in_text_remains"). Words
+the last pass read with low confidence send the file to PHI review ("ocr_low_confidence"). A declared file
+is held to more: if OCR located no text and no region covers it, its text is somewhere OCR cannot read, so it
+is refused ("burned_in_text_unlocated"); otherwise it always goes to PHI review ("burned_in_declared").
 """
 
 from __future__ import annotations
@@ -51,12 +51,13 @@ SUSPECT_SOP_CLASSES: dict[str, str] = {
 SUSPECT_IMAGE_TYPES = frozenset({"SCREEN SAVE", "SCREENSHOT"})
 
 
-#: Verification: a word read at this confidence (0-100) with at least two letters or digits is text left behind.
+#: A word read at this confidence (0-100) with at least two letters or digits is text; after the first pass,
+#: text still read means the black-out missed some.
 REMAIN_CONFIDENCE = 60.0
-#: Verification: a word read below REMAIN_CONFIDENCE but at least this sure sends the file to PHI review.
+#: A word read below REMAIN_CONFIDENCE but at least this sure in the last pass sends the file to PHI review.
 LOW_CONFIDENCE = 30.0
-#: Black-out rounds after the first OCR pass (each followed by a verification pass).
-EXTRA_ROUNDS = 1
+#: OCR passes at most: find and black out, then re-read until a pass reads no confident text.
+PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -127,25 +128,33 @@ def scrub(
     groups = _distinct(frames)
     black = np.zeros((len(frames), rows, columns), dtype=bool)
     result = Scrubbed(regions=list(regions))
+    located, flagged = False, False
     try:
-        found = ocr.find_words([frames[g[0]] for g in groups], scale)
-        located = any(found)
-        _black_out_words(frames, black, groups, found, result)
-        black_out(frames, regions)
-        for region in regions:
-            x, y, width, height = region
-            black[:, y : y + height, x : x + width] = True
-        for round_ in range(EXTRA_ROUNDS + 1):
-            left = ocr.find_words([frames[g[0]] for g in groups], scale)
-            confident = [[w for w in words if _confident(w)] for words in left]
-            if not any(confident):
+        for ocr_pass in range(PASSES):
+            words = ocr.find_words([frames[g[0]] for g in groups], scale)
+            located = located or any(words)
+            confident = any(_confident(w) for frame_words in words for w in frame_words)
+            # After the first pass, words read below LOW_CONFIDENCE are mostly tesseract reading the black-out
+            # edges and anatomy as glyphs; blacking them would erase picture for nothing.
+            kept = (
+                words
+                if ocr_pass == 0
+                else [[w for w in ws if w.confidence >= LOW_CONFIDENCE] for ws in words]
+            )
+            # Words are blacked out even in the last pass: more black can only remove text.
+            _black_out_words(frames, black, groups, kept, result)
+            if ocr_pass == 0:
+                black_out(frames, regions)
+                for x, y, width, height in regions:
+                    black[:, y : y + height, x : x + width] = True
+            # A first pass that read nothing left the pixels as they were read: it is its own check.
+            if (ocr_pass == 0 and not any(words)) or (ocr_pass > 0 and not confident):
+                flagged = any(w.confidence >= LOW_CONFIDENCE for frame_words in words for w in frame_words)
                 break
-            if round_ == EXTRA_ROUNDS:
-                raise SourceRejected(
-                    "burned_in_text_remains",
-                    f"OCR still reads text in {sum(1 for c in confident if c)} frame(s) after black-out",
-                )
-            _black_out_words(frames, black, groups, confident, result)
+        else:
+            raise SourceRejected(
+                "burned_in_text_remains", f"OCR still reads text after {PASSES - 1} black-out rounds"
+            )
     except ocr.OcrError as exc:
         raise SourceRejected("ocr_failed", str(exc)) from exc
     if suspicion.declared and not located and not regions:
@@ -153,7 +162,7 @@ def scrub(
             "burned_in_text_unlocated",
             "BurnedInAnnotation is YES but OCR located no text and no region is configured",
         )
-    if any(w.confidence >= LOW_CONFIDENCE for words in left for w in words):
+    if flagged:
         result.review_reasons.append("ocr_low_confidence")
     if suspicion.declared:
         result.review_reasons.append("burned_in_declared")
@@ -183,7 +192,8 @@ def _black_out_words(
     rows, columns = frames.shape[1:3]
     for group, boxes in zip(groups, words, strict=True):
         for box in boxes:
-            x, y, width, height = box.padded(max(2, box.height // 2), rows, columns)
+            # Generous sideways: tesseract often boxes part of a string (a date split at its dots).
+            x, y, width, height = box.padded(max(2, box.height // 2), rows, columns, sideways=2 * box.height)
             frames[group, y : y + height, x : x + width] = 0
             black[group, y : y + height, x : x + width] = True
             result.boxes.extend((index, x, y, width, height) for index in group)
