@@ -51,9 +51,11 @@ SUSPECT_SOP_CLASSES: dict[str, str] = {
 SUSPECT_IMAGE_TYPES = frozenset({"SCREEN SAVE", "SCREENSHOT"})
 
 
-#: A word read at this confidence (0-100) with at least two letters or digits is text; after the first pass,
-#: text still read means the black-out missed some.
+#: A word read at this confidence (0-100), with three or more letters or digits (a Hangul syllable counts two)
+#: and at least MIN_LEGIBLE px tall, is text; after the first pass, text still read means the black-out missed
+#: some. Shorter or smaller confident reads are speckle and edges (measured on pydicom's ultrasound files).
 REMAIN_CONFIDENCE = 60.0
+MIN_LEGIBLE = 6
 #: A word read below REMAIN_CONFIDENCE but at least this sure in the last pass sends the file to PHI review.
 LOW_CONFIDENCE = 30.0
 #: OCR passes at most: find and black out, then re-read until a pass reads no confident text.
@@ -171,7 +173,9 @@ def scrub(
 
 
 def _confident(word: ocr.Box) -> bool:
-    return word.confidence >= REMAIN_CONFIDENCE and word.characters >= 2
+    """Text, not tesseract reading speckle: sure, three characters or more (a Hangul syllable counts two),
+    and tall enough to be legible."""
+    return word.confidence >= REMAIN_CONFIDENCE and word.characters >= 3 and word.height >= MIN_LEGIBLE
 
 
 def _distinct(frames: np.ndarray) -> list[list[int]]:

@@ -38,13 +38,18 @@ TIMEOUT_PER_PAGE = 20
 MIN_SIDE = 16
 
 
+#: Precomposed Hangul syllables: one carries about what two Latin letters do (a Korean name is 2-4 of them).
+_HANGUL_FIRST, _HANGUL_LAST = "\uac00", "\ud7a3"
+
+
 class OcrError(Exception):
     """tesseract failed on an image (crash, timeout, unreadable page); the message names no PHI."""
 
 
 @dataclass(frozen=True)
 class Box:
-    """A word's box in the frame's own pixels, with tesseract's confidence (0-100) and alphanumeric count."""
+    """A word's box in the frame's own pixels, with tesseract's confidence (0-100) and how many letters and
+    digits it has (a Hangul syllable counts two)."""
 
     x: int
     y: int
@@ -159,7 +164,7 @@ def find_words(frames: Sequence[np.ndarray], scale: float | None = None) -> list
             raise OcrError(f"tesseract failed ({type(exc).__name__})") from exc
     boxes: list[list[Box]] = [[] for _ in frames]
     for index, text in enumerate(data["text"]):
-        characters = sum(1 for c in text if c.isalnum())
+        characters = sum(2 if _HANGUL_FIRST <= c <= _HANGUL_LAST else 1 for c in text if c.isalnum())
         confidence = float(data["conf"][index])
         page = (int(data["page_num"][index]) - 1) // len(VIEWS)
         if characters == 0 or confidence < 0 or not 0 <= page < len(frames):
