@@ -4,7 +4,7 @@ out, seconds per image, for the tuned OCR path and a baseline (OCR at the frame'
 A string counts as removed when its file was refused (it never reaches Label Studio) or when at least
 `INK_BLACK` of its ink pixels are black in the output and OCR of the output does not read it back.
 
-    .venv/bin/python -m bench.burned_in [--files 40] [--seed 15]
+    .venv/bin/python -m bench.burned_in [--files 40] [--seed 2026]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def score(name: str, files: list[BurnedFile], scale: float | None) -> Score:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=2026, help="2026: a set not used while tuning")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         files = make_set(Path(folder), args.files, args.seed)
