@@ -4,8 +4,9 @@ Nothing half-written stays behind: plugins write into a private staging folder; 
 served folder only just before its tasks are imported, and if the import or the bookkeeping fails the tasks
 are deleted and the moved files removed again. A file a plugin refuses is copied to the quarantine folder
 with its reason; the batch goes on. In a project with PHI review on, the drafts `medlabel.phi.policy` picks
-are held (media in a private folder, task in the DB) instead of imported, until a reviewer releases them. Logs and Label Studio only ever see keyed hashes of sources, never their
-names (hospital file names carry patient names).
+are held (media in a private folder, task in the DB) instead of imported, until a reviewer releases them.
+Logs and Label Studio only ever see keyed hashes of sources, never their names (hospital file names carry
+patient names).
 """
 
 from __future__ import annotations
