@@ -1,1 +1,1 @@
-"""PHI review: sampled de-identified drafts wait here until a reviewer releases them to Label Studio or rejects them."""
+"""PHI review: sampled de-identified drafts wait here until a reviewer releases or rejects them."""

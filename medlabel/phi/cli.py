@@ -73,7 +73,8 @@ def review_show(item_id: int, as_json: bool) -> None:
         click.echo(json.dumps(document, indent=1, ensure_ascii=False))
         return
     click.echo(
-        f"item {view.id} of project {view.project_id}: {view.state}, {view.plugin}, held for {', '.join(view.reasons)}"
+        f"item {view.id} of project {view.project_id}: {view.state}, {view.plugin}, "
+        f"held for {', '.join(view.reasons)}"
     )
     for name, value in view.task.get("data", {}).items():
         if isinstance(value, str) and not value.startswith("/data/"):
@@ -81,7 +82,8 @@ def review_show(item_id: int, as_json: bool) -> None:
     removed = view.removed
     for placeholder in removed.get("placeholders", []):
         click.echo(
-            f"  removed {placeholder['kind']:<12} {placeholder['field']}[{placeholder['start']}:{placeholder['end']}]"
+            f"  removed {placeholder['kind']:<12} "
+            f"{placeholder['field']}[{placeholder['start']}:{placeholder['end']}]"
         )
     burned = removed.get("burned_in")
     if burned:

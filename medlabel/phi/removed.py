@@ -1,7 +1,8 @@
 """What de-identification removed from a draft, shown beside it in review: kinds and places, never values.
 
 The original text and pixels are not kept anywhere, so this is built from the de-identified output alone: a
-note's placeholders ("[NAME]") with their offsets in the scrubbed text, an image's blacked-out boxes and regions.
+note's placeholders ("[NAME]") with their offsets in the scrubbed text, an image's blacked-out boxes and
+regions.
 """
 
 from __future__ import annotations

@@ -179,7 +179,8 @@ def _confident(word: ocr.Box) -> bool:
 
 
 def _distinct(frames: np.ndarray) -> list[list[int]]:
-    """Frame indices grouped by identical pixels (cine loops and copies repeat frames): OCR reads each once."""
+    """Frame indices grouped by identical pixels (cine loops and copies repeat frames): OCR reads each
+    once."""
     groups: dict[bytes, list[int]] = {}
     for index, frame in enumerate(frames):
         groups.setdefault(hashlib.blake2b(np.ascontiguousarray(frame).data).digest(), []).append(index)
@@ -204,7 +205,7 @@ def _black_out_words(
 
 
 def black_out(frames: np.ndarray, regions: Sequence[tuple[int, int, int, int]]) -> None:
-    """Set each (x, y, width, height) rectangle to 0 in every frame of `frames` (frames, rows, cols[, 3]), in place;
-    rectangles reaching past the image are clipped to it."""
+    """Set each (x, y, width, height) rectangle to 0 in every frame of `frames` (frames, rows, cols[, 3]), in
+    place; rectangles reaching past the image are clipped to it."""
     for x, y, width, height in regions:
         frames[:, y : y + height, x : x + width] = 0

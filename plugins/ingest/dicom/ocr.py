@@ -82,7 +82,8 @@ def unavailable() -> str | None:
 
 
 def scale_for(rows: int, columns: int) -> float:
-    """How much to enlarge a frame before OCR: small overlay fonts need ~2x, tiny images more, huge ones none."""
+    """How much to enlarge a frame before OCR: small overlay fonts need ~2x, tiny images more, huge ones
+    none."""
     side = max(rows, columns)
     if side <= 300:
         return 4.0
@@ -94,8 +95,8 @@ def scale_for(rows: int, columns: int) -> float:
 
 
 def _strokes(contrast: np.ndarray) -> np.ndarray:
-    """Pixels whose contrast with their neighbourhood stands out (top 3 %, and at least 25 grey levels) as black
-    ink on white: a clean page whatever the background brightness."""
+    """Pixels whose contrast with their neighbourhood stands out (top 3 %, and at least 25 grey levels) as
+    black ink on white: a clean page whatever the background brightness."""
     threshold = max(float(np.percentile(contrast, 97)), 25.0)
     return np.where(contrast >= threshold, 0, 255).astype(np.uint8)
 
