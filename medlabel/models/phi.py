@@ -21,8 +21,8 @@ class HeldState:
 
 class HeldItem(Base):
     """One de-identified task draft waiting for PHI review. Only de-identified output is stored: the task
-    as it would be imported, what was removed (kinds and positions, never values) and the names of its media files
-    in the private held folder."""
+    as it would be imported, what was removed (kinds and positions, never values) and the names of its media
+    files in the private held folder."""
 
     __tablename__ = "phi_review_items"
     __table_args__ = (
