@@ -99,7 +99,7 @@ def test_real_us_and_sc_files_are_accepted_blacked_out_or_refused_by_name(
     assert len(REAL_FILES) - len(refused) >= 8, {n: q.reason for n, q in refused.items()}
     for draft in drafts:
         burned = draft.facts["burned_in"]
-        assert 0.0 <= burned["blacked_out_share"] < 0.6
+        assert 0.0 <= burned["blacked_out_share"] < 0.9  # text-dense screens lose much, never all
         image = np.asarray(Image.open(draft.media[0]))
         for _frame, x, y, width, height in burned["ocr_boxes"]:
             assert (image[y : y + height, x : x + width] == 0).all()

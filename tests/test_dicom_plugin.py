@@ -181,13 +181,13 @@ def test_every_file_becomes_rendered_tasks_or_a_named_quarantine(
 def test_default_options_check_burned_in_suspects_with_ocr(tmp_path: Path) -> None:
     burned = _made_bad_files(tmp_path / "bad")[0]
     assert burned.name == "ct_burned.dcm"
-    paths = [burned, Path(get_testdata_file("CT_small.dcm")), Path(get_testdata_file("SC_rgb.dcm"))]
+    paths = [burned, Path(get_testdata_file("MR_small.dcm")), Path(get_testdata_file("SC_rgb.dcm"))]
     batch = _convert(paths, tmp_path / "media")
     reasons = batch.reasons()
     # BurnedInAnnotation YES on a CT without readable text: the text is somewhere OCR cannot read.
     assert reasons == {"ct_burned.dcm": "burned_in_text_unlocated"}
     by_name = {name: d for d in batch.drafts for k in d.source_keys for name in batch.names_by_key[k]}
-    assert "burned_in" in by_name["SC_rgb.dcm"].facts and "burned_in" not in by_name["CT_small.dcm"].facts
+    assert "burned_in" in by_name["SC_rgb.dcm"].facts and "burned_in" not in by_name["MR_small.dcm"].facts
 
 
 def _render_file(
@@ -338,7 +338,7 @@ def test_burned_in_regions_are_blacked_out_as_a_second_layer(tmp_path: Path) -> 
     assert (image[y : y + h, x : x + w] == 0).all()
     assert image[y + h :, :].mean() > 5
     assert draft.facts["burned_in"]["regions"] == [list(region)]
-    assert draft.review_reasons == ["burned_in_declared"]
+    assert "burned_in_declared" in draft.review_reasons
 
 
 def test_png_files_carry_no_metadata_chunks(full_batch: Batch) -> None:

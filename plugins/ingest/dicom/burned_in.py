@@ -9,8 +9,8 @@ box is blacked out with a margin, the project's own regions (per manufacturer or
 second layer, and OCR reads the result again; whatever it reads is blacked out too, and the file is accepted
 once a pass reads no confident text (PASSES at most, else it is refused: "burned_in_text_remains"). Words
 the last pass read with low confidence send the file to PHI review ("ocr_low_confidence"). A declared file
-is held to more: if OCR located no text and no region covers it, its text is somewhere OCR cannot read, so it
-is refused ("burned_in_text_unlocated"); otherwise it always goes to PHI review ("burned_in_declared").
+is held to more: if OCR read no confident text and no region covers it, its text is somewhere OCR cannot read,
+so it is refused ("burned_in_text_unlocated"); otherwise it always goes to PHI review ("burned_in_declared").
 """
 
 from __future__ import annotations
@@ -134,8 +134,8 @@ def scrub(
     try:
         for ocr_pass in range(PASSES):
             words = ocr.find_words([frames[g[0]] for g in groups], scale)
-            located = located or any(words)
             confident = any(_confident(w) for frame_words in words for w in frame_words)
+            located = located or confident
             # After the first pass, words read below LOW_CONFIDENCE are mostly tesseract reading the black-out
             # edges and anatomy as glyphs; blacking them would erase picture for nothing.
             kept = (
