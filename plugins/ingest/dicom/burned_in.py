@@ -79,9 +79,12 @@ class Scrubbed:
     regions: list[tuple[int, int, int, int]] = field(default_factory=list)
     blacked_out_share: float = 0.0
     review_reasons: list[str] = field(default_factory=list)
+    #: Why the file was checked (Suspicion.why), shown to the PHI reviewer.
+    why: str = ""
 
     def as_fact(self) -> dict[str, object]:
         return {
+            "checked_because": self.why,
             "ocr_boxes": [list(b) for b in self.boxes],
             "regions": [list(r) for r in self.regions],
             "blacked_out_share": round(self.blacked_out_share, 5),
@@ -129,7 +132,7 @@ def scrub(
         raise SourceRejected("ocr_unavailable", f"burned-in text cannot be checked: {missing}")
     groups = _distinct(frames)
     black = np.zeros((len(frames), rows, columns), dtype=bool)
-    result = Scrubbed(regions=list(regions))
+    result = Scrubbed(regions=list(regions), why=suspicion.why)
     located, flagged = False, False
     try:
         for ocr_pass in range(PASSES):
