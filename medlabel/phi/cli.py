@@ -87,6 +87,7 @@ def review_show(item_id: int, as_json: bool) -> None:
         )
     burned = removed.get("burned_in")
     if burned:
+        click.echo(f"  burned-in text checked because {burned['checked_because']}")
         click.echo(
             f"  blacked out {len(burned['ocr_boxes'])} OCR boxes (image, x, y, width, height) and "
             f"{len(burned['regions'])} regions, {burned['blacked_out_share']:.2%} of the pixels"

@@ -261,10 +261,11 @@ def _draft_facts(instances: list[Instance], frame: int | None = None) -> dict[st
                     boxes.append([offset + (0 if frame is not None else index), x, y, width, height])
             black += scrubbed["blacked_out_share"] * count
         offset += count
-    regions = next(i.facts["burned_in"]["regions"] for i in instances if "burned_in" in i.facts)
+    first = next(i.facts["burned_in"] for i in instances if "burned_in" in i.facts)
     facts["burned_in"] = {
+        "checked_because": first["checked_because"],
         "ocr_boxes": boxes,
-        "regions": regions,
+        "regions": first["regions"],
         "blacked_out_share": round(black / pixels, 5),
     }
     return facts
