@@ -67,8 +67,9 @@ def _phi_strings(paths: list[str]) -> set[str]:
 
 
 def _distinctive(value: str) -> bool:
-    """Long enough not to occur by chance (a 4-digit ID like "0010" is in any frame number)."""
-    if value.upper() in {"ANONYMOUS", "ANONYMIZED", "NONE", "TEST"}:
+    """Long enough not to occur by chance (a 4-digit ID like "0010" is in any frame number); a name of empty
+    components ("^^^^", in pydicom-data's image_dfl.dcm) is no value, and Python's tracebacks draw carets."""
+    if value.upper() in {"ANONYMOUS", "ANONYMIZED", "NONE", "TEST"} or not value.strip("^ "):
         return False
     return len(value) >= (6 if value.isdigit() else 4)
 
