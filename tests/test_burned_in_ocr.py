@@ -94,9 +94,9 @@ def test_real_us_and_sc_files_are_accepted_blacked_out_or_refused_by_name(
     drafts, refused = real_batch
     assert {q.reason for q in refused.values()} <= OCR_REASONS and OCR_REASONS <= set(REASONS)
     assert refused["SC_rgb_small_odd.dcm"].reason == "ocr_unreadable"
-    # Conservative: a file OCR still reads confident text in after three passes is refused, which today is
-    # about a third of real ultrasound (speckle read as words); the rest is accepted.
-    assert len(REAL_FILES) - len(refused) >= 8, {n: q.reason for n, q in refused.items()}
+    # A file OCR still reads confident text in after three passes would be refused; today all but the 3x3
+    # one are accepted (12 of 13). The floor leaves room for tesseract versions reading speckle differently.
+    assert len(REAL_FILES) - len(refused) >= 10, {n: q.reason for n, q in refused.items()}
     for draft in drafts:
         burned = draft.facts["burned_in"]
         assert 0.0 <= burned["blacked_out_share"] < 0.9  # text-dense screens lose much, never all
