@@ -1,6 +1,10 @@
 # medlabel platform image: web service, RQ worker and ML backend share it (different commands).
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1
+# tesseract + Korean/English data: ingest OCRs burned-in text in ultrasound and screen captures.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-kor \
+    && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir uv
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -206,6 +206,9 @@ def project() -> None:
 @click.option("--option", "options", multiple=True, metavar="NAME=VALUE", help="Set a template option.")
 @click.option("--with-sample", is_flag=True, help="Also import the template's sample task.")
 @click.option(
+    "--phi-review", is_flag=True, help="Hold sampled ingested data for PHI review before physicians."
+)
+@click.option(
     "--ml-backend",
     "ml_backend_url",
     metavar="URL",
@@ -220,6 +223,7 @@ def project_create(
     instructions: str | None,
     options: tuple[str, ...],
     with_sample: bool,
+    phi_review: bool,
     ml_backend_url: str | None,
 ) -> None:
     """Create a project on the configured Label Studio from a template and print its URL."""
@@ -242,6 +246,7 @@ def project_create(
             with_sample,
             session,
             ml_backend_url=ml_backend_url or settings.ml_backend_url or None,
+            phi_review=phi_review,
         )
     click.echo(f"created project {created.id} from {created.template_id}: {created.url}")
 
@@ -355,5 +360,12 @@ main.add_command(
 main.add_command(
     LazyCommand(
         "quality", "medlabel.quality.cli:quality", "Quality report (HTML + CSV) and adjudication notes."
+    )
+)
+main.add_command(
+    LazyCommand(
+        "phi",
+        "medlabel.phi.cli:phi",
+        "PHI review: list, show, release or reject de-identified data held before physicians see it.",
     )
 )

@@ -59,6 +59,7 @@ def create_project(
     with_sample_task: bool = False,
     session: Session | None = None,
     ml_backend_url: str | None = None,
+    phi_review: bool = False,
 ) -> CreatedProject:
     """Create a project from a template; if any later step fails the project is deleted again.
 
@@ -66,7 +67,7 @@ def create_project(
     `session`, the project is also recorded in the platform DB (committed last, so a failed commit
     deletes the Label Studio project too). With `ml_backend_url`, Label Studio connects that ML backend
     (interactive when the config has smart tools, basic auth from the settings) and pre-annotates tasks as
-    physicians open them.
+    physicians open them. With `phi_review`, ingested data is sampled into the PHI review queue (`medlabel.phi`).
     """
     template = get_template(template_id)
     rendered = template.render(overrides or Overrides(language=settings.label_language))
@@ -106,6 +107,7 @@ def create_project(
                     language=rendered.language,
                     label_codes=rendered.label_codes(),
                     reads=template.reads,
+                    phi_review=phi_review,
                 )
             )
             session.commit()

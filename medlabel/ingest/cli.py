@@ -108,6 +108,7 @@ def ingest(
         buckets = result.buckets()
         click.echo(
             f"{result.sources} sources: {buckets['task']} in {result.ingested} new tasks, "
+            f"{buckets['held']} in {result.held} drafts held for PHI review, "
             f"{buckets['duplicate']} duplicates skipped, {buckets['quarantined']} quarantined"
         )
         for reason, count in result.reasons().items():

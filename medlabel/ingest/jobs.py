@@ -109,6 +109,7 @@ def ingest_job(
         "sources": result.sources,
         "tasks": result.ingested,
         "task_ids": result.task_ids,
+        "held_for_phi_review": result.held,
         "duplicates": result.duplicates,
         "reasons": result.reasons(),
         "manifest": str(result.manifest),

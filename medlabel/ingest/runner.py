@@ -3,8 +3,10 @@
 Nothing half-written stays behind: plugins write into a private staging folder; a batch's media moves to the
 served folder only just before its tasks are imported, and if the import or the bookkeeping fails the tasks
 are deleted and the moved files removed again. A file a plugin refuses is copied to the quarantine folder
-with its reason; the batch goes on. Logs and Label Studio only ever see keyed hashes of sources, never their
-names (hospital file names carry patient names).
+with its reason; the batch goes on. In a project with PHI review on, the drafts `medlabel.phi.policy` picks
+are held (media in a private folder, task in the DB) instead of imported, until a reviewer releases them.
+Logs and Label Studio only ever see keyed hashes of sources, never their names (hospital file names carry
+patient names).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from medlabel.ingest.sources import Refused, private_dir, remove_scratch, walk
 from medlabel.ingest.spans import label_lookup, span_prediction
 from medlabel.ingest.target import ProjectTarget, project_target
 from medlabel.ls_client import call
-from medlabel.models import IngestedItem, IngestKey, ProjectRecord
+from medlabel.models import HeldItem, IngestedItem, IngestKey, ProjectRecord
+from medlabel.phi.operations import hold, source_record
+from medlabel.phi.policy import hold_reasons
 from medlabel.projects import local_files_url
 from medlabel.settings import Settings
 from plugins.ingest import load_plugins
@@ -44,7 +48,7 @@ STORAGE_TITLE = "medlabel ingest"
 #: Detail of a source whose bytes another source of the same run already had.
 SAME_BYTES = "same content earlier in this run"
 #: The summary's buckets, best first: a source whose parts landed in several (a CSV of notes) counts in the best.
-BUCKETS = ("task", "duplicate", "quarantined")
+BUCKETS = ("task", "held", "duplicate", "quarantined")
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class Entry:
 
     source: str
     source_key: str
-    outcome: str  # "task", "duplicate", "quarantined", "failed"
+    outcome: str  # "task", "held" (for PHI review), "duplicate", "quarantined", "failed"
     task_id: int | None = None
     reason: str | None = None
     detail: str | None = None
@@ -69,6 +73,8 @@ class IngestResult:
     content_keys: dict[int, str] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     manifest: Path | None = None
+    #: Drafts held for PHI review (not in Label Studio until released).
+    held: int = 0
 
     @property
     def ingested(self) -> int:
@@ -108,8 +114,8 @@ class IngestResult:
         return counts
 
     def exit_code(self, strict: bool) -> int:
-        """Non-zero only when nothing could be ingested (duplicates count as already in), or on --strict."""
-        if self.ingested + self.duplicates == 0 and self.sources:
+        """Non-zero only when nothing could be ingested (duplicates and held drafts count as in), or on --strict."""
+        if self.ingested + self.held + self.duplicates == 0 and self.sources:
             return 1
         return 1 if strict and self.quarantined else 0
 
@@ -157,6 +163,9 @@ class IngestRun:
         self.target: ProjectTarget = project_target(project.label_config or "")
         record = session.scalar(select(ProjectRecord).where(ProjectRecord.ls_project_id == project_id))
         codes = (record.label_codes if record else {}).get(self.target.span_control or "", {})
+        #: PHI review: the project's settings and how the source has fared so far (None: review is off).
+        self.review = record if record is not None and record.phi_review else None
+        self.review_source = source_record(session, project_id, source_institution) if self.review else None
         self.span_labels = label_lookup(self.target, codes)
         self.options = dataclasses.replace(
             options or IngestOptions(),
@@ -172,6 +181,10 @@ class IngestRun:
         #: Content already in the project before this run, and content this run has taken.
         self.known = set(
             session.scalars(select(IngestedItem.content_key).where(IngestedItem.ls_project_id == project_id))
+        )
+        #: Content held or rejected in PHI review: never imported by a run (release imports it, or nothing).
+        self.in_review = set(
+            session.scalars(select(HeldItem.content_key).where(HeldItem.ls_project_id == project_id))
         )
         self.accepted: set[str] = set()
         self.names: dict[str, SourceFile] = {}
@@ -270,12 +283,17 @@ class IngestRun:
                     )
 
     def _accept(self, draft: TaskDraft, plugin: str) -> None:
-        if draft.content_key in self.known or draft.content_key in self.accepted:
-            detail = (
-                "already a task in this project"
-                if draft.content_key in self.known
-                else "same de-identified content as another source of this run"
-            )
+        if (
+            draft.content_key in self.known
+            or draft.content_key in self.in_review
+            or draft.content_key in self.accepted
+        ):
+            if draft.content_key in self.known:
+                detail = "already a task in this project"
+            elif draft.content_key in self.in_review:
+                detail = "held or rejected in PHI review"
+            else:
+                detail = "same de-identified content as another source of this run"
             for key in draft.source_keys:
                 self._record(Entry(self._name(key), key, "duplicate", detail=detail))
             return
@@ -290,6 +308,7 @@ class IngestRun:
         batch, self.pending = self.pending, []
         if not batch:
             return
+        held, batch = self._split(batch)
         moved: list[Path] = []
         task_ids: list[int] = []
         # End the read transaction before calling Label Studio: the import makes it post TASKS_CREATED to the
@@ -297,15 +316,31 @@ class IngestRun:
         # writers fail at once ("database is locked") instead of waiting its turn.
         self.session.commit()
         try:
+            for draft, plugin, reasons in held:
+                moved.extend(
+                    hold(
+                        self.session,
+                        self.settings,
+                        project_id=self.project_id,
+                        draft=draft,
+                        task=self._task(draft),
+                        plugin=plugin,
+                        run_id=self.run_id,
+                        source_institution=self.source_institution,
+                        staging=self.staging,
+                        reasons=reasons,
+                    )
+                )
             for draft, _plugin in batch:
                 moved.extend(self._publish(draft.media))
-            response = call(
-                "import tasks",
-                lambda: self.client.projects.import_tasks(
-                    id=self.project_id, request=[self._task(d) for d, _ in batch], return_task_ids=True
-                ),
-            )
-            task_ids = list((response.model_extra or {}).get("task_ids") or [])
+            if batch:
+                response = call(
+                    "import tasks",
+                    lambda: self.client.projects.import_tasks(
+                        id=self.project_id, request=[self._task(d) for d, _ in batch], return_task_ids=True
+                    ),
+                )
+                task_ids = list((response.model_extra or {}).get("task_ids") or [])
             if len(task_ids) != len(batch):
                 raise LabelStudioError(f"Label Studio created {len(task_ids)} tasks for {len(batch)} drafts")
             for (draft, plugin), task_id in zip(batch, task_ids, strict=True):
@@ -323,19 +358,44 @@ class IngestRun:
         except Exception as exc:
             self.session.rollback()
             self._undo(task_ids, moved)
-            for draft, _plugin in batch:
+            for draft, *_ in [*held, *batch]:
                 self.accepted.discard(draft.content_key)
                 for key in draft.source_keys:
                     self._record(
                         Entry(self._name(key), key, "failed", reason="import_failed", detail=str(exc)[:300])
                     )
-            logger.error("import of %s tasks failed and was undone: %s", len(batch), exc)
+            logger.error("import of %s tasks failed and was undone: %s", len(batch) + len(held), exc)
             return
         for (draft, _plugin), task_id in zip(batch, task_ids, strict=True):
             self.result.task_ids.append(task_id)
             self.result.content_keys[task_id] = draft.content_key
             for key in draft.source_keys:
                 self._record(Entry(self._name(key), key, "task", task_id=task_id))
+        self.result.held += len(held)
+        for draft, _plugin, reasons in held:
+            for key in draft.source_keys:
+                self._record(Entry(self._name(key), key, "held", detail=", ".join(reasons)))
+
+    def _split(
+        self, batch: list[tuple[TaskDraft, str]]
+    ) -> tuple[list[tuple[TaskDraft, str, list[str]]], list[tuple[TaskDraft, str]]]:
+        """The drafts PHI review holds back (with why) and the ones imported now."""
+        if self.review is None or self.review_source is None:
+            return [], batch
+        held, passed = [], []
+        for draft, plugin in batch:
+            reasons = hold_reasons(
+                draft.content_key,
+                draft.review_reasons,
+                self.review_source,
+                self.review.phi_review_proven_after,
+                self.review.phi_review_share,
+            )
+            if reasons:
+                held.append((draft, plugin, reasons))
+            else:
+                passed.append((draft, plugin))
+        return held, passed
 
     def _task(self, draft: TaskDraft) -> dict[str, Any]:
         """The task to import: its data, and the spans that came with it as a prediction to confirm."""
@@ -413,18 +473,7 @@ class IngestRun:
         return local_files_url(relative.as_posix())
 
     def _ensure_storage(self) -> None:
-        """A Local Files storage rooted at the project's ingest folder, so Label Studio serves its media."""
-        self.final_dir.mkdir(parents=True, exist_ok=True)
-        storages = call(
-            "list storages", lambda: self.client.import_storage.local.list(project=self.project_id)
-        )
-        if not any(Path(s.path or "") == self.final_dir for s in storages):
-            call(
-                "attach ingest media storage",
-                lambda: self.client.import_storage.local.create(
-                    project=self.project_id, path=str(self.final_dir), title=STORAGE_TITLE, use_blob_urls=True
-                ),
-            )
+        ensure_ingest_storage(self.client, self.settings, self.project_id)
 
     def _write_manifest(self) -> Path:
         """The run's manifest, beside the quarantine: an ingest-side record (it names the operator's files)."""
@@ -438,6 +487,7 @@ class IngestRun:
             "summary": {
                 "sources": self.result.sources,
                 "tasks": self.result.ingested,
+                "held_for_phi_review": self.result.held,
                 "duplicates": self.result.duplicates,
                 "quarantined": len(self.result.quarantined),
                 "reasons": self.result.reasons(),
@@ -449,6 +499,20 @@ class IngestRun:
         os.chmod(temporary, 0o600)
         os.replace(temporary, path)
         return path
+
+
+def ensure_ingest_storage(client: LabelStudio, settings: Settings, project_id: int) -> None:
+    """A Local Files storage rooted at the project's ingest folder, so Label Studio serves its media."""
+    final_dir = ingest_folder(settings, project_id)
+    final_dir.mkdir(parents=True, exist_ok=True)
+    storages = call("list storages", lambda: client.import_storage.local.list(project=project_id))
+    if not any(Path(s.path or "") == final_dir for s in storages):
+        call(
+            "attach ingest media storage",
+            lambda: client.import_storage.local.create(
+                project=project_id, path=str(final_dir), title=STORAGE_TITLE, use_blob_urls=True
+            ),
+        )
 
 
 def _claimer(plugins: list[Plugin], source: SourceFile) -> Plugin | None:

@@ -2,6 +2,7 @@
 
 from medlabel.models.accounts import Account, Invite, Role
 from medlabel.models.ingest import IngestedItem, IngestKey
+from medlabel.models.phi import HeldItem
 from medlabel.models.pool import Physician, PhysicianSpecialty
 from medlabel.models.projects import ProjectRecord
 from medlabel.models.quality import (
@@ -36,6 +37,7 @@ __all__ = [
     "MirrorTask",
     "SyncWatermark",
     "IngestKey",
+    "HeldItem",
     "IngestedItem",
     "Physician",
     "PhysicianSpecialty",

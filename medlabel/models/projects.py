@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medlabel.db import Base
@@ -29,4 +29,10 @@ class ProjectRecord(Base):
     #: Model-version prefixes whose predictions physicians are shown (None: all; [] : none). The gateway
     #: drops every other prediction from what a physician's editor receives.
     shown_models: Mapped[list[str] | None] = mapped_column(JSON)
+    #: PHI review: de-identified drafts are sampled into a review queue and reach Label Studio only when released.
+    phi_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: Share of drafts sampled once their source has proven itself.
+    phi_review_share: Mapped[float] = mapped_column(Float, default=0.05, server_default="0.05")
+    #: A source is proven after this many released items with no rejection since (until then: all are held).
+    phi_review_proven_after: Mapped[int] = mapped_column(Integer, default=200, server_default="200")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))

@@ -86,7 +86,7 @@ class TaskDraft:
 
 @dataclass(frozen=True)
 class Quarantine:
-    """A source that was refused. `reason` is a stable code (e.g. "burned_in_annotation", "truncated_pixel_data",
+    """A source that was refused. `reason` is a stable code (e.g. "burned_in_text_remains", "truncated_pixel_data",
     "no_decoder"); `detail` is a human sentence naming the cause and must not contain PHI."""
 
     source_key: str

@@ -1,8 +1,9 @@
 """The DICOM ingest plugin: claim DICOM image files, refuse the unsafe or unreadable, de-identify, render, and
 turn series (or single frames) into Label Studio task drafts.
 
-Per file: read (no-meta policy in `read.py`) → burned-in check → de-identify (Annex E, `deid.py`) → decode
-(every frame, so truncation shows) → render to 8-bit PNGs under `<media_dir>/<series_key>/`. Any failure of one
+Per file: read (no-meta policy in `read.py`) → de-identify (Annex E, `deid.py`) → decode
+(every frame, so truncation shows) → render → burned-in text blacked out and checked by OCR where the file may
+carry it (`burned_in.py`) → 8-bit PNGs under `<media_dir>/<series_key>/`. Any failure of one
 file becomes a Quarantine and the batch goes on. Media names and task data carry only pseudonymous keys.
 """
 
@@ -130,9 +131,7 @@ class _Converter:
     def instance(self, data: bytes, name: str, key: str) -> Instance:
         """Read, check, de-identify, decode and render one file; raises SourceRejected to refuse it."""
         ds = read.read(data, name)
-        burned = burned_in.assess(ds)
-        if burned is not None and not self.options.burned_in_regions:
-            raise burned
+        suspicion = burned_in.assess(ds)
         try:
             self.deid.apply(ds)
         except Exception as exc:  # one bad file must not stop the batch; nothing was derived from it yet
@@ -148,10 +147,13 @@ class _Converter:
                 )
             self.seen.add((series_key, sop_key))
         pixels = read.decode(ds)
-        rendered = _render(ds, pixels, self.options.window_preset)
-        if burned is not None:
-            burned_in.black_out(rendered.frames, self.options.burned_in_regions)
         pixel_key = self._pixel_key(pixels)
+        rendered = _render(ds, pixels, self.options.window_preset)
+        scrubbed = (
+            burned_in.scrub(rendered.frames, self.options.burned_in_regions, suspicion)
+            if suspicion is not None
+            else None
+        )
         images = []
         for index, frame in enumerate(rendered.frames):
             path = self.context.media_dir / series_key / f"{pixel_key}-{index:04d}.png"
@@ -160,8 +162,8 @@ class _Converter:
         facts = series.describe(ds)
         facts["window"] = rendered.window.as_fact() if rendered.window else None
         facts["transfer_syntax"] = read.transfer_syntax(ds).name
-        if burned is not None:
-            facts["burned_in_blacked_out"] = [list(r) for r in self.options.burned_in_regions]
+        if scrubbed is not None:
+            facts["burned_in"] = scrubbed.as_fact()
         return Instance(
             source_key=key,
             study_key=study_key,
@@ -172,6 +174,7 @@ class _Converter:
             slice_positions_mm=series.slice_positions(ds, len(images)),
             images=images,
             facts=facts,
+            review_reasons=scrubbed.review_reasons if scrubbed else [],
         )
 
     def _pixel_key(self, pixels: np.ndarray) -> str:
@@ -217,6 +220,7 @@ def _series_draft(instances: list[Instance], context: IngestContext) -> TaskDraf
         source_keys=[i.source_key for i in instances],
         media=images,
         facts=_draft_facts(instances),
+        review_reasons=_review_reasons(instances),
     )
 
 
@@ -236,19 +240,43 @@ def _frame_drafts(instance: Instance, context: IngestContext) -> Iterator[TaskDr
             content_key=_content_key(instance.series_key, instance.pixel_key, str(index)),
             source_keys=[instance.source_key],
             media=[path],
-            facts=_draft_facts([instance]),
+            facts=_draft_facts([instance], frame=index),
+            review_reasons=_review_reasons([instance]),
         )
 
 
-def _draft_facts(instances: list[Instance]) -> dict[str, Any]:
+def _draft_facts(instances: list[Instance], frame: int | None = None) -> dict[str, Any]:
+    """Plugin facts, and for burned-in text what was blacked out, by image of the draft (for PHI review)."""
     facts: dict[str, Any] = {
         "plugin": DicomPlugin.name,
         "transfer_syntaxes": sorted({i.facts["transfer_syntax"] for i in instances}),
     }
-    blacked = [i.facts["burned_in_blacked_out"] for i in instances if "burned_in_blacked_out" in i.facts]
-    if blacked:
-        facts["burned_in_blacked_out"] = blacked[0]
+    if not any("burned_in" in i.facts for i in instances):
+        return facts
+    boxes: list[list[int]] = []
+    offset, pixels, black = 0, 0, 0.0
+    for instance in instances:
+        scrubbed = instance.facts.get("burned_in")
+        count = 1 if frame is not None else len(instance.images)
+        pixels += count
+        if scrubbed is not None:
+            for index, x, y, width, height in scrubbed["ocr_boxes"]:
+                if frame is None or index == frame:
+                    boxes.append([offset + (0 if frame is not None else index), x, y, width, height])
+            black += scrubbed["blacked_out_share"] * count
+        offset += count
+    first = next(i.facts["burned_in"] for i in instances if "burned_in" in i.facts)
+    facts["burned_in"] = {
+        "checked_because": first["checked_because"],
+        "ocr_boxes": boxes,
+        "regions": first["regions"],
+        "blacked_out_share": round(black / pixels, 5),
+    }
     return facts
+
+
+def _review_reasons(instances: list[Instance]) -> list[str]:
+    return sorted({reason for instance in instances for reason in instance.review_reasons})
 
 
 def _content_key(*parts: str) -> str:

@@ -48,8 +48,11 @@ REASONS: dict[str, str] = {
     "no_decoder": "no installed decoder handles the transfer syntax (named in the detail)",
     "truncated_pixel_data": "the pixel data holds fewer bytes than rows x columns x frames need",
     "unsupported_image": "a photometric interpretation that cannot be shown (e.g. 4-sample colour)",
-    "burned_in_annotation": "BurnedInAnnotation is YES",
-    "burned_in_suspected": "modality or SOP class that commonly carries burned-in text",
+    "burned_in_text_remains": "OCR still reads text in the pixels after black-out",
+    "burned_in_text_unlocated": "BurnedInAnnotation is YES but neither OCR nor a region located the text",
+    "ocr_unreadable": "frames too small for OCR to check for burned-in text",
+    "ocr_failed": "tesseract failed or timed out on the frames (burned-in text could not be checked)",
+    "ocr_unavailable": "tesseract or its Korean/English language data is not installed",
     "deid_failed": "de-identification raised an error; nothing derived from the file",
     "duplicate_instance": "same SOP Instance as another file of the batch (series mode)",
 }

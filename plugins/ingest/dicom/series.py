@@ -29,6 +29,8 @@ class Instance:
     slice_positions_mm: list[float | None]
     images: list[Path]
     facts: dict[str, Any] = field(default_factory=dict)
+    #: Why PHI review should see this instance (e.g. "ocr_low_confidence"), from the burned-in text check.
+    review_reasons: list[str] = field(default_factory=list)
 
     def sort_key(self) -> tuple[bool, int, float, str]:
         position = self.slice_positions_mm[0] if self.slice_positions_mm else None
