@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from label_studio_sdk import LabelStudio
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, column, func, inspect, select, table
 from sqlalchemy.orm import Session
 
 from medlabel.db import Base, make_engine, upgrade
@@ -462,8 +462,21 @@ def test_migration_0005r_counts_the_reads_already_given(tmp_path: Path) -> None:
                     for pid in (1, 2)
                 ],
             )
+            then = (
+                "id",
+                "ls_project_id",
+                "title",
+                "template_id",
+                "template_version",
+                "language",
+                "label_codes",
+            )
+            projects_at_0004 = table(  # the table as it was then, not as the model is now
+                "projects",
+                *(column(c, ProjectRecord.__table__.c[c].type) for c in (*then, "reads", "created_at")),
+            )
             connection.execute(
-                ProjectRecord.__table__.insert(),
+                projects_at_0004.insert(),
                 [
                     {
                         "id": 5,

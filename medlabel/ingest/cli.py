@@ -106,9 +106,9 @@ def ingest(
                 source_institution=source_institution,
             ).run(list(paths))
         buckets = result.buckets()
+        held = f"{buckets['held']} in {result.held} drafts held for PHI review, " if buckets["held"] else ""
         click.echo(
-            f"{result.sources} sources: {buckets['task']} in {result.ingested} new tasks, "
-            f"{buckets['held']} in {result.held} drafts held for PHI review, "
+            f"{result.sources} sources: {buckets['task']} in {result.ingested} new tasks, {held}"
             f"{buckets['duplicate']} duplicates skipped, {buckets['quarantined']} quarantined"
         )
         for reason, count in result.reasons().items():
