@@ -173,6 +173,7 @@ def test_tesseract_failing_or_missing_quarantines_by_name_and_the_batch_goes_on(
     )
     broken.chmod(broken.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(broken))
+    monkeypatch.setattr(ocr, "_SEEN", ocr._Seen())  # as in a fresh process: nothing read yet
     ocr.unavailable.cache_clear()
     try:
         drafts, refused = _convert(paths, tmp_path / "m1")
@@ -186,3 +187,20 @@ def test_tesseract_failing_or_missing_quarantines_by_name_and_the_batch_goes_on(
         assert "tesseract-ocr" in refused["US1_UNCR.dcm"].detail
     finally:
         ocr.unavailable.cache_clear()
+
+
+def test_a_frame_read_once_is_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same picture (another encoding of one image, a re-sent series) costs tesseract once per process,
+    and the second read gives the same boxes."""
+    monkeypatch.setattr(ocr, "_SEEN", ocr._Seen())
+    calls: list[int] = []
+    tesseract = ocr._read
+    monkeypatch.setattr(
+        ocr, "_read", lambda frames, scales: calls.append(len(frames)) or tesseract(frames, scales)
+    )
+    burned = make_set(tmp_path, 1)[0]
+    ds = pydicom.dcmread(burned.path)
+    frame = render.render(ds, read.decode(ds)).frames[0]
+    first = ocr.find_words([frame, frame.copy()])
+    second = ocr.find_words([frame])
+    assert calls == [1] and first[0] == first[1] == second[0] and first[0]

@@ -19,7 +19,11 @@ small overlay fonts (10-14 px on ultrasound) reach the ~25 px tesseract reads be
 from __future__ import annotations
 
 import functools
+import hashlib
+import subprocess
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,8 +137,42 @@ def prepare(frame: np.ndarray, scale: float, view: int = 0) -> Image.Image:
     return image
 
 
+class _Seen:
+    """Word boxes of frames already read in this process, by pixel content and scale: hospitals send the same
+    picture again (other encodings of one image, a re-sent series), and reading costs seconds a frame. Boxes
+    only: the words were never kept."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._boxes: OrderedDict[bytes, list[Box]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(frame: np.ndarray, scale: float) -> bytes:
+        digest = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=20)
+        digest.update(f"{frame.shape}{frame.dtype}{scale}{CONFIG}{LANGUAGES}".encode())
+        return digest.digest()
+
+    def get(self, key: bytes) -> list[Box] | None:
+        with self._lock:
+            boxes = self._boxes.get(key)
+            if boxes is not None:
+                self._boxes.move_to_end(key)
+            return boxes
+
+    def put(self, key: bytes, boxes: list[Box]) -> None:
+        with self._lock:
+            self._boxes[key] = boxes
+            while len(self._boxes) > self.size:
+                self._boxes.popitem(last=False)
+
+
+_SEEN = _Seen()
+
+
 def find_words(frames: Sequence[np.ndarray], scale: float | None = None) -> list[list[Box]]:
-    """The text-like word boxes of each frame (in the frame's pixels), from one tesseract call.
+    """The text-like word boxes of each frame (in the frame's pixels): frames read before in this process
+    from memory, the others from one tesseract call.
 
     Args:
         frames: 8-bit frames, (rows, columns) or (rows, columns, 3).
@@ -143,9 +181,22 @@ def find_words(frames: Sequence[np.ndarray], scale: float | None = None) -> list
     Raises:
         OcrError: tesseract failed or timed out.
     """
-    if not frames:
-        return []
     scales = [scale if scale is not None else scale_for(*f.shape[:2]) for f in frames]
+    keys = [_Seen.key(f, s) for f, s in zip(frames, scales, strict=True)]
+    found = [_SEEN.get(k) for k in keys]
+    unread = list({keys[i]: i for i, boxes in enumerate(found) if boxes is None}.values())  # once per picture
+    fresh: dict[bytes, list[Box]] = {}
+    if unread:
+        for i, boxes in zip(
+            unread, _read([frames[i] for i in unread], [scales[i] for i in unread]), strict=True
+        ):
+            fresh[keys[i]] = boxes
+            _SEEN.put(keys[i], boxes)
+    return [list(boxes if boxes is not None else fresh[key]) for boxes, key in zip(found, keys, strict=True)]
+
+
+def _read(frames: Sequence[np.ndarray], scales: Sequence[float]) -> list[list[Box]]:
+    """One tesseract call over every frame's views."""
     # Page p shows frame p // len(VIEWS) through view p % len(VIEWS).
     pages = [prepare(f, s, v) for f, s in zip(frames, scales, strict=True) for v in range(len(VIEWS))]
     with tempfile.TemporaryDirectory(prefix="medlabel-ocr-") as folder:  # 0700: the pages still hold the text
@@ -161,7 +212,11 @@ def find_words(frames: Sequence[np.ndarray], scale: float | None = None) -> list
             )
         except RuntimeError as exc:  # pytesseract's timeout
             raise OcrError(f"tesseract timed out after {TIMEOUT_PER_PAGE * len(pages)} s") from exc
-        except (pytesseract.TesseractError, OSError) as exc:
+        except (
+            pytesseract.TesseractError,
+            subprocess.CalledProcessError,
+            OSError,
+        ) as exc:  # version probe too
             raise OcrError(f"tesseract failed ({type(exc).__name__})") from exc
     boxes: list[list[Box]] = [[] for _ in frames]
     for index, text in enumerate(data["text"]):
