@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,7 +30,7 @@ from medlabel.routing.policy import policy_of, project_by_ls_id
 from medlabel.routing.rules import share_weight
 from medlabel.routing.service import eligible_views
 from medlabel.settings import Settings
-from tests.fixtures.platform import Platform, RoutedWorld, build_routed_world
+from tests.fixtures.platform import Platform, RoutedWorld, build_routed_world, medlabel
 
 pytestmark = pytest.mark.label_studio
 
@@ -43,21 +40,6 @@ def wait_for(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.3)
-
-
-def medlabel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """The installed `medlabel` command, configured by environment variables only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDLABEL_", "LABEL_STUDIO_"))}
-    env.update(
-        LABEL_STUDIO_URL=settings.label_studio_url,
-        LABEL_STUDIO_API_KEY=settings.label_studio_api_key,
-        MEDLABEL_STATE_DIR=str(settings.state_dir),
-        MEDLABEL_DATABASE_URL=settings.database_url,
-        MEDLABEL_GATEWAY_KEYS=",".join(settings.gateway_keys),
-        LATEST_VERSION_CHECK="false",
-    )
-    command = [str(Path(sys.executable).parent / "medlabel"), *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,7 @@ receiver unreachable during a burst, one reconciliation leaves zero differences.
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +35,7 @@ from medlabel.settings import Settings
 from sync.operations import process_pending, sync_context
 from sync.reconcile import differences, reconcile
 from tests.fixtures.label_studio import free_port
-from tests.fixtures.platform import Platform, Reader, RoutedWorld, build_routed_world
+from tests.fixtures.platform import Platform, Reader, RoutedWorld, build_routed_world, medlabel
 
 pytestmark = pytest.mark.label_studio
 
@@ -188,20 +185,6 @@ def test_physicians_annotations_reach_the_mirror_through_webhooks(
     )
     listed = medlabel(settings, "sync", "quarantine", "--project", project)
     assert listed.returncode == 0 and f"{foreign} " in listed.stdout and "1 quarantined" in listed.stdout
-
-
-def medlabel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """The installed `medlabel` command, configured by environment variables only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDLABEL_", "LABEL_STUDIO_"))}
-    env.update(
-        LABEL_STUDIO_URL=settings.label_studio_url,
-        LABEL_STUDIO_API_KEY=settings.label_studio_api_key,
-        MEDLABEL_STATE_DIR=str(settings.state_dir),
-        MEDLABEL_DATABASE_URL=settings.database_url,
-        LATEST_VERSION_CHECK="false",
-    )
-    command = [str(Path(sys.executable).parent / "medlabel"), *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
 def mirror_rows(session: Session, ls_project_id: int) -> list[tuple[Any, ...]]:
